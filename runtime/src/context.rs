@@ -1,0 +1,431 @@
+//! The request context: built once at the edge of a request, read everywhere inside it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::{Instant, SystemTime};
+
+use tracing::Span;
+
+use crate::correlation::CorrelationId;
+use crate::sanitize::sanitize;
+use crate::session_id::SessionId;
+
+/// Where the session id of a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionSource {
+    /// The session header (`x-session-id` by default).
+    Header,
+    /// The query parameter (`session_id` by default).
+    Query,
+    /// The session cookie (off unless configured).
+    Cookie,
+    /// A top-level field of a JSON body (`session_id` by default), peeked by the layer.
+    Body,
+    /// A `#[session_id]` field of the handler's typed body (`#[with_session_context]`).
+    TypedBody,
+}
+
+impl SessionSource {
+    /// The name logs and spans use: `header`, `query`, `cookie`, `body`, `typed_body`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Query => "query",
+            Self::Cookie => "cookie",
+            Self::Body => "body",
+            Self::TypedBody => "typed_body",
+        }
+    }
+}
+
+impl fmt::Display for SessionSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What looking the session up gave. Recorded on the context and its span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LookupOutcome {
+    /// The store knows the session and it belongs to a user.
+    Found,
+    /// The store knows the session; it has no user.
+    Anonymous,
+    /// The store does not know the session (or it expired).
+    Unknown,
+    /// The store returned an error (or panicked); the request went on without a user.
+    Failed,
+    /// The store did not answer within the timeout; the request went on without a user.
+    TimedOut,
+    /// A session id was present but no lookup was configured.
+    Skipped,
+    /// The request carried no valid session id.
+    NoSession,
+}
+
+impl LookupOutcome {
+    /// The name logs and spans use, e.g. `found`, `timed_out`, `no_session`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Found => "found",
+            Self::Anonymous => "anonymous",
+            Self::Unknown => "unknown",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Skipped => "skipped",
+            Self::NoSession => "no_session",
+        }
+    }
+
+    /// Whether the store could not give an answer (failed or timed out).
+    pub fn is_degraded(self) -> bool {
+        matches!(self, Self::Failed | Self::TimedOut)
+    }
+}
+
+impl fmt::Display for LookupOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who the request is: its session, where the id came from, and what the store said.
+///
+/// Settled once per request, by the layer or by `#[with_session_context]`.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub(crate) session: Option<(SessionId, SessionSource)>,
+    pub(crate) user_id: Option<Arc<str>>,
+    pub(crate) outcome: LookupOutcome,
+}
+
+impl Identity {
+    /// No session id on the request.
+    pub(crate) const NONE: Self = Self { session: None, user_id: None, outcome: LookupOutcome::NoSession };
+}
+
+/// HTTP facts about the request, captured when the context is built.
+#[derive(Debug, Clone, Default)]
+pub struct HttpAttributes {
+    pub(crate) method: Option<http::Method>,
+    pub(crate) route: Option<Arc<str>>,
+    pub(crate) client_ip: Option<std::net::IpAddr>,
+    pub(crate) user_agent: Option<Arc<str>>,
+}
+
+impl HttpAttributes {
+    pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| Arc::from(p.as_str()));
+        let client_ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let user_agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .map(|v| Arc::from(sanitize(&String::from_utf8_lossy(v.as_bytes())).as_ref()));
+        Self { method: Some(parts.method.clone()), route, client_ip, user_agent }
+    }
+}
+
+/// Everything known about one request, shared by every piece of code that runs for it.
+///
+/// Reach it with [`current()`](crate::current) anywhere inside the request (handlers, the
+/// functions they call, their `IntoResponse`, tasks started with [`spawn`](crate::spawn)), or
+/// with the [`SessionContext`](crate::SessionContext) extractor.
+///
+/// ```
+/// # async fn run() {
+/// use sessionscope::{LookupOutcome, RequestContext};
+///
+/// let ctx = RequestContext::builder().build();
+/// sessionscope::scope(ctx, async {
+///     let ctx = sessionscope::current().expect("inside a scope");
+///     assert_eq!(ctx.lookup_outcome(), LookupOutcome::NoSession);
+///     assert_eq!(ctx.user_id(), None);
+/// })
+/// .await;
+/// # }
+/// ```
+pub struct RequestContext {
+    correlation_id: CorrelationId,
+    identity: OnceLock<Identity>,
+    http: HttpAttributes,
+    started_at: Instant,
+    started_at_wall: SystemTime,
+    span: Span,
+    investigation_id: RwLock<Option<Arc<str>>>,
+    agent_phase: RwLock<Option<Arc<str>>>,
+    invalid_session_seen: AtomicBool,
+}
+
+impl RequestContext {
+    /// Starts building a context by hand (tests, background jobs, non-HTTP entry points).
+    pub fn builder() -> RequestContextBuilder {
+        RequestContextBuilder::default()
+    }
+
+    /// The correlation id of this request.
+    pub fn correlation_id(&self) -> &CorrelationId {
+        &self.correlation_id
+    }
+
+    /// The session id, if the request carried a valid one.
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.identity().session.as_ref().map(|(id, _)| id)
+    }
+
+    /// Where the session id came from.
+    pub fn session_source(&self) -> Option<SessionSource> {
+        self.identity().session.as_ref().map(|(_, source)| *source)
+    }
+
+    /// The user the store says owns the session. Never taken from the client.
+    pub fn user_id(&self) -> Option<&str> {
+        self.identity().user_id.as_deref()
+    }
+
+    /// What the session lookup gave.
+    pub fn lookup_outcome(&self) -> LookupOutcome {
+        self.identity().outcome
+    }
+
+    /// The investigation id, if code of this request set one.
+    pub fn investigation_id(&self) -> Option<Arc<str>> {
+        read(&self.investigation_id)
+    }
+
+    /// The agent phase, if code of this request set one.
+    pub fn agent_phase(&self) -> Option<Arc<str>> {
+        read(&self.agent_phase)
+    }
+
+    /// The request method (absent for contexts built by hand without one).
+    pub fn method(&self) -> Option<&http::Method> {
+        self.http.method.as_ref()
+    }
+
+    /// The matched route template, e.g. `/users/{id}`, when the router knew it.
+    pub fn route(&self) -> Option<&str> {
+        self.http.route.as_deref()
+    }
+
+    /// The peer address of the connection, when the server recorded it (`ConnectInfo`).
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.http.client_ip
+    }
+
+    /// The `User-Agent` header, with control characters escaped.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.http.user_agent.as_deref()
+    }
+
+    /// When the context was built (monotonic clock).
+    pub fn started_at(&self) -> Instant {
+        self.started_at
+    }
+
+    /// When the context was built (wall clock).
+    pub fn started_at_wall(&self) -> SystemTime {
+        self.started_at_wall
+    }
+
+    /// The request span every event of this request is recorded under.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Sets the investigation id for later code of this request and records it on its span.
+    pub fn set_investigation_id(&self, id: impl AsRef<str>) {
+        let value: Arc<str> = Arc::from(sanitize(id.as_ref()).as_ref());
+        self.span.record("investigation.id", &*value);
+        write(&self.investigation_id, value);
+    }
+
+    /// Sets the agent phase for later code of this request and records it on its span.
+    pub fn set_agent_phase(&self, phase: impl AsRef<str>) {
+        let value: Arc<str> = Arc::from(sanitize(phase.as_ref()).as_ref());
+        self.span.record("agent.phase", &*value);
+        write(&self.agent_phase, value);
+    }
+
+    fn identity(&self) -> &Identity {
+        self.identity.get().unwrap_or(&Identity::NONE)
+    }
+
+    /// Whether a session id was offered but rejected as malformed.
+    pub(crate) fn invalid_session_seen(&self) -> bool {
+        self.invalid_session_seen.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_invalid_session_seen(&self) {
+        self.invalid_session_seen.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the session has been settled (by the layer or the macro).
+    pub(crate) fn identity_settled(&self) -> bool {
+        self.identity.get().is_some()
+    }
+
+    /// Settles who the request is, once; records it on the span. Returns false if it was
+    /// already settled (the first answer stands).
+    pub(crate) fn settle_identity(&self, identity: Identity) -> bool {
+        crate::trace::record_lookup(&self.span, &identity);
+        self.identity.set(identity).is_ok()
+    }
+
+    /// A context for background work: same correlation id, no session, no user.
+    pub(crate) fn detached(&self, span: Span) -> Self {
+        let ctx = Self::builder().correlation_id(self.correlation_id.clone()).span(span).build_inner();
+        ctx.settle_identity(Identity::NONE);
+        ctx
+    }
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("correlation_id", &self.correlation_id)
+            .field("session_id", &self.session_id())
+            .field("session_source", &self.session_source())
+            .field("user_id", &self.user_id())
+            .field("lookup_outcome", &self.lookup_outcome())
+            .field("investigation_id", &self.investigation_id())
+            .field("agent_phase", &self.agent_phase())
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read(cell: &RwLock<Option<Arc<str>>>) -> Option<Arc<str>> {
+    cell.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+fn write(cell: &RwLock<Option<Arc<str>>>, value: Arc<str>) {
+    *cell.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+}
+
+/// Builds a [`RequestContext`] by hand. The layer and the macro build theirs for you.
+///
+/// ```
+/// use sessionscope::{RequestContext, SessionId, SessionSource};
+///
+/// let ctx = RequestContext::builder()
+///     .session(SessionId::parse("s-1").unwrap(), SessionSource::Header)
+///     .user_id("alice")
+///     .agent_phase("planning")
+///     .build();
+/// assert_eq!(ctx.user_id(), Some("alice"));
+/// assert_eq!(ctx.agent_phase().as_deref(), Some("planning"));
+/// ```
+#[derive(Debug, Default)]
+pub struct RequestContextBuilder {
+    correlation_id: Option<CorrelationId>,
+    session: Option<(SessionId, SessionSource)>,
+    user_id: Option<Arc<str>>,
+    outcome: Option<LookupOutcome>,
+    http: HttpAttributes,
+    span: Option<Span>,
+    investigation_id: Option<Arc<str>>,
+    agent_phase: Option<Arc<str>>,
+}
+
+impl RequestContextBuilder {
+    /// Uses this correlation id instead of a fresh one.
+    pub fn correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Sets the session and where it came from.
+    pub fn session(mut self, id: SessionId, source: SessionSource) -> Self {
+        self.session = Some((id, source));
+        self
+    }
+
+    /// Sets the user (outcome `found` unless set otherwise).
+    pub fn user_id(mut self, user: impl AsRef<str>) -> Self {
+        self.user_id = Some(Arc::from(sanitize(user.as_ref()).as_ref()));
+        self
+    }
+
+    /// Sets the lookup outcome explicitly.
+    pub fn lookup_outcome(mut self, outcome: LookupOutcome) -> Self {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    /// Sets the request method.
+    pub fn method(mut self, method: http::Method) -> Self {
+        self.http.method = Some(method);
+        self
+    }
+
+    /// Sets the matched route template.
+    pub fn route(mut self, route: impl AsRef<str>) -> Self {
+        self.http.route = Some(Arc::from(route.as_ref()));
+        self
+    }
+
+    /// Uses this span as the request span (default: the current span).
+    pub fn span(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    /// Sets the initial investigation id.
+    pub fn investigation_id(mut self, id: impl AsRef<str>) -> Self {
+        self.investigation_id = Some(Arc::from(sanitize(id.as_ref()).as_ref()));
+        self
+    }
+
+    /// Sets the initial agent phase.
+    pub fn agent_phase(mut self, phase: impl AsRef<str>) -> Self {
+        self.agent_phase = Some(Arc::from(sanitize(phase.as_ref()).as_ref()));
+        self
+    }
+
+    pub(crate) fn http(mut self, http: HttpAttributes) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Builds the context with its identity settled from what was given.
+    pub fn build(self) -> Arc<RequestContext> {
+        let identity = self.identity();
+        let ctx = self.build_inner();
+        if let Some((id, source)) = &identity.session {
+            crate::trace::record_session(ctx.span(), id, *source);
+        }
+        ctx.settle_identity(identity);
+        Arc::new(ctx)
+    }
+
+    fn identity(&self) -> Identity {
+        let outcome = self.outcome.unwrap_or(match (&self.session, &self.user_id) {
+            (_, Some(_)) => LookupOutcome::Found,
+            (Some(_), None) => LookupOutcome::Skipped,
+            (None, None) => LookupOutcome::NoSession,
+        });
+        Identity { session: self.session.clone(), user_id: self.user_id.clone(), outcome }
+    }
+
+    /// Builds the context and leaves its identity open for the layer or macro to settle.
+    pub(crate) fn build_inner(self) -> RequestContext {
+        RequestContext {
+            correlation_id: self.correlation_id.unwrap_or_else(CorrelationId::generate),
+            identity: OnceLock::new(),
+            http: self.http,
+            started_at: Instant::now(),
+            started_at_wall: SystemTime::now(),
+            span: self.span.unwrap_or_else(Span::current),
+            investigation_id: RwLock::new(self.investigation_id),
+            agent_phase: RwLock::new(self.agent_phase),
+            invalid_session_seen: AtomicBool::new(false),
+        }
+    }
+}

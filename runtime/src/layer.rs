@@ -1,0 +1,308 @@
+//! `SessionContextLayer`: builds the request context for every request of a `Router`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderName, HeaderValue, Request};
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::context::{HttpAttributes, RequestContext, SessionSource};
+use crate::correlation::CorrelationId;
+use crate::extract::SessionContext;
+use crate::lookup::SessionLookup;
+use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, look_up};
+use crate::source::{BodyPeek, Found, Sources, peek_body};
+
+/// The header that carries the correlation id in and out.
+pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
+
+/// Settings shared by every request through one layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) sources: Sources,
+    pub(crate) timeout: Duration,
+    pub(crate) correlation_headers: Vec<HeaderName>,
+    pub(crate) policy: Policy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sources: Sources::default(),
+            timeout: DEFAULT_LOOKUP_TIMEOUT,
+            correlation_headers: vec![
+                HeaderName::from_static(CORRELATION_ID_HEADER),
+                HeaderName::from_static("x-request-id"),
+            ],
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// A tower layer that gives every request of a `Router` its [`RequestContext`].
+///
+/// For each request it takes the correlation id (or makes one), finds the session id
+/// (header `x-session-id`, query `session_id`, cookie when enabled, JSON body field
+/// `session_id`), looks the user up through the store within a timeout, and runs the rest of
+/// the stack inside the context and its `request` span. Every response carries
+/// `x-correlation-id`.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer};
+///
+/// async fn hello() -> String {
+///     let user = sessionscope::user_id().unwrap_or_else(|| "stranger".into());
+///     format!("hello, {user}")
+/// }
+///
+/// let store = MemoryStore::new();
+/// let app: Router = Router::new()
+///     .route("/hello", get(hello))
+///     .layer(
+///         SessionContextLayer::new(CachedLookup::new(store))
+///             .cookie("sid")
+///             .lookup_timeout(Duration::from_millis(100)),
+///     );
+/// ```
+pub struct SessionContextLayer<L> {
+    lookup: Arc<L>,
+    config: Arc<Config>,
+}
+
+impl<L> Clone for SessionContextLayer<L> {
+    fn clone(&self) -> Self {
+        Self { lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config) }
+    }
+}
+
+impl<L> std::fmt::Debug for SessionContextLayer<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionContextLayer").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl<L: SessionLookup> SessionContextLayer<L> {
+    /// A layer that looks sessions up in `lookup`, with the default sources and limits.
+    pub fn new(lookup: L) -> Self {
+        Self { lookup: Arc::new(lookup), config: Arc::default() }
+    }
+
+    fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// The header the session id is read from (default `x-session-id`).
+    ///
+    /// # Panics
+    /// If `name` is not a valid header name.
+    pub fn session_header(self, name: &str) -> Self {
+        let name = HeaderName::try_from(name).expect("a valid header name");
+        self.configure(|c| c.sources.header = Some(name))
+    }
+
+    /// The query parameter the session id is read from (default `session_id`).
+    pub fn query_param(self, name: &str) -> Self {
+        self.configure(|c| c.sources.query = Some(name.into()))
+    }
+
+    /// Reads the session id from the cookie called `name` (off by default).
+    pub fn cookie(self, name: &str) -> Self {
+        self.configure(|c| c.sources.cookie = Some(name.into()))
+    }
+
+    /// The top-level JSON body field the session id is read from (default `session_id`).
+    pub fn body_field(self, name: &str) -> Self {
+        self.configure(|c| c.sources.body_field = Some(name.into()))
+    }
+
+    /// Never reads the session id from the header.
+    pub fn without_header(self) -> Self {
+        self.configure(|c| c.sources.header = None)
+    }
+
+    /// Never reads the session id from the query string.
+    pub fn without_query(self) -> Self {
+        self.configure(|c| c.sources.query = None)
+    }
+
+    /// Never peeks at request bodies.
+    pub fn without_body(self) -> Self {
+        self.configure(|c| c.sources.body_field = None)
+    }
+
+    /// The largest JSON body peeked for the session id (default 64 KiB). Larger bodies
+    /// reach the handler untouched and unread.
+    pub fn body_peek_limit(self, bytes: usize) -> Self {
+        self.configure(|c| c.sources.body_peek_limit = bytes)
+    }
+
+    /// How long the store may take before the request goes on without a user (default 250 ms).
+    pub fn lookup_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeout = timeout)
+    }
+
+    /// The headers an incoming correlation id is taken from, first match wins (default
+    /// `x-correlation-id`, then `x-request-id`). Responses always echo `x-correlation-id`.
+    ///
+    /// # Panics
+    /// If a name is not a valid header name.
+    pub fn correlation_headers<'a>(self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names = names.into_iter().map(|n| HeaderName::try_from(n).expect("a valid header name")).collect();
+        self.configure(|c| c.correlation_headers = names)
+    }
+
+    /// Answers 401 (400 for a malformed id) to requests without a valid session id.
+    pub fn require_session(self) -> Self {
+        self.configure(|c| c.policy.require_session = true)
+    }
+
+    /// Answers 401 to requests whose session has no user, 503 when the store failed.
+    pub fn require_user(self) -> Self {
+        self.configure(|c| c.policy.require_user = true)
+    }
+}
+
+impl<S, L> Layer<S> for SessionContextLayer<L> {
+    type Service = SessionContextService<S, L>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionContextService { inner, lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config) }
+    }
+}
+
+/// The service [`SessionContextLayer`] wraps around the inner stack.
+pub struct SessionContextService<S, L> {
+    inner: S,
+    lookup: Arc<L>,
+    config: Arc<Config>,
+}
+
+impl<S: Clone, L> Clone for SessionContextService<S, L> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config) }
+    }
+}
+
+impl<S, L> Service<Request<Body>> for SessionContextService<S, L>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    L: SessionLookup,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // The clone is the one not yet polled ready; keep the ready one for this call.
+        let fresh = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, fresh);
+        let lookup = Arc::clone(&self.lookup);
+        let config = Arc::clone(&self.config);
+        Box::pin(handle(ready, lookup, config, req))
+    }
+}
+
+async fn handle<S, L>(mut inner: S, lookup: Arc<L>, config: Arc<Config>, req: Request<Body>) -> Result<Response, Infallible>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+    L: SessionLookup,
+{
+    let (mut parts, body) = req.into_parts();
+    let correlation_id = incoming_correlation_id(&parts, &config).unwrap_or_else(CorrelationId::generate);
+    let http = HttpAttributes::from_parts(&parts);
+    let span = crate::trace::request_span(&correlation_id, &http);
+
+    let mut found = span.in_scope(|| config.sources.from_parts(&parts));
+    let body = if found.chosen.is_none() && config.sources.body_peekable(&parts, body.size_hint().upper()) {
+        peek_into(&mut found, body, &config.sources, &span).await
+    } else {
+        body
+    };
+
+    let ctx = RequestContext::builder().correlation_id(correlation_id).http(http).span(span.clone()).build_inner();
+    if found.invalid_seen {
+        ctx.mark_invalid_session_seen();
+    }
+    if let Some((id, source)) = found.chosen {
+        crate::trace::record_session(&span, &id, source);
+        let identity = tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await;
+        ctx.settle_identity(identity);
+    }
+    let ctx = Arc::new(ctx);
+
+    let mut response = match config.policy.check(&ctx) {
+        Err(rejection) => rejection.into_response(),
+        Ok(()) => {
+            parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
+            let req = Request::from_parts(parts, body);
+            crate::scope(Arc::clone(&ctx), async move { inner.call(req).await }).await?
+        }
+    };
+    echo_correlation_id(&mut response, ctx.correlation_id());
+    crate::trace::finish(&ctx, response.status());
+    Ok(response)
+}
+
+fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
+    config
+        .correlation_headers
+        .iter()
+        .find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
+}
+
+/// Reads a small JSON body to find the session id, then hands back a body with the very
+/// same bytes. A body that fails mid-read is handed on as a body that fails the same way.
+async fn peek_into(found: &mut Found, body: Body, sources: &Sources, span: &tracing::Span) -> Body {
+    let field = sources.body_field.as_deref().unwrap_or_default();
+    match http_body_util::Limited::new(body, sources.body_peek_limit).collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            span.in_scope(|| match peek_body(&bytes, field) {
+                BodyPeek::Found(id) => found.offer(SessionSource::Body, Ok(id)),
+                BodyPeek::Invalid(reason) => found.offer(SessionSource::Body, Err(reason)),
+                BodyPeek::Absent | BodyPeek::Malformed => {}
+                other => tracing::debug!(target: "sessionscope::source", outcome = ?other_kind(&other), "no session id taken from the body"),
+            });
+            Body::from(bytes)
+        }
+        Err(error) => {
+            let message = error.to_string();
+            Body::new(http_body_util::StreamBody::new(futures_util::stream::once(async move {
+                Err::<http_body::Frame<bytes::Bytes>, _>(std::io::Error::other(message))
+            })))
+        }
+    }
+}
+
+fn other_kind(peek: &BodyPeek) -> &'static str {
+    match peek {
+        BodyPeek::NotAString => "not_a_string",
+        BodyPeek::Duplicate => "duplicate_field",
+        _ => "other",
+    }
+}
+
+/// Sets `x-correlation-id` on a response.
+pub(crate) fn echo_correlation_id(response: &mut Response, id: &CorrelationId) {
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(HeaderName::from_static(CORRELATION_ID_HEADER), value);
+    }
+}

@@ -1,0 +1,105 @@
+//! Looking a session up: the [`SessionLookup`] trait, its record and error, and the stores.
+
+mod cache;
+mod memory;
+mod shared;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use cache::{CachedLookup, CachedLookupBuilder};
+pub use memory::MemoryStore;
+pub use shared::SharedLookup;
+
+use crate::session_id::SessionId;
+
+/// What a store knows about a session.
+///
+/// ```
+/// use sessionscope::SessionRecord;
+///
+/// assert_eq!(SessionRecord::for_user("alice").user_id(), Some("alice"));
+/// assert_eq!(SessionRecord::anonymous().user_id(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    user_id: Option<Arc<str>>,
+}
+
+impl SessionRecord {
+    /// A session that belongs to `user_id`.
+    pub fn for_user(user_id: impl AsRef<str>) -> Self {
+        Self { user_id: Some(Arc::from(user_id.as_ref())) }
+    }
+
+    /// A session with no user (a visitor before login, say).
+    pub fn anonymous() -> Self {
+        Self { user_id: None }
+    }
+
+    /// The user that owns the session, if any.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    pub(crate) fn into_user_id(self) -> Option<Arc<str>> {
+        self.user_id
+    }
+}
+
+/// A store could not answer. The request goes on without a user; the error is logged.
+///
+/// ```
+/// use sessionscope::LookupError;
+///
+/// let err = LookupError::new("connection refused");
+/// assert_eq!(err.to_string(), "session lookup failed: connection refused");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("session lookup failed: {message}")]
+pub struct LookupError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl LookupError {
+    /// An error with a message (which must not contain the raw session id).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), source: None }
+    }
+
+    /// An error caused by `source`.
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self { message: message.into(), source: Some(Box::new(source)) }
+    }
+}
+
+/// Finds the user that owns a session.
+///
+/// Implement it with a plain `async fn` (no extra crate needed). `Ok(None)` means the store
+/// does not know the session; `Ok(Some(SessionRecord::anonymous()))` means it does but it has
+/// no user; `Err` means the store could not answer. A lookup that errors, panics or does not
+/// answer within the layer's timeout never fails the request by default.
+///
+/// ```
+/// use sessionscope::{LookupError, SessionId, SessionLookup, SessionRecord};
+///
+/// struct Fixed;
+///
+/// impl SessionLookup for Fixed {
+///     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
+///         Ok((id.expose() == "s-1").then(|| SessionRecord::for_user("alice")))
+///     }
+/// }
+/// ```
+pub trait SessionLookup: Send + Sync + 'static {
+    /// Looks `id` up.
+    fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send;
+}
+
+impl<L: SessionLookup> SessionLookup for Arc<L> {
+    fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send {
+        (**self).lookup(id)
+    }
+}

@@ -1,0 +1,51 @@
+//! A type-erased, cloneable handle to any store.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::{LookupError, SessionLookup, SessionRecord};
+use crate::session_id::SessionId;
+
+type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<SessionRecord>, LookupError>> + Send + 'a>>;
+
+trait ErasedLookup: Send + Sync {
+    fn lookup_boxed<'a>(&'a self, id: &'a SessionId) -> LookupFuture<'a>;
+}
+
+impl<L: SessionLookup> ErasedLookup for L {
+    fn lookup_boxed<'a>(&'a self, id: &'a SessionId) -> LookupFuture<'a> {
+        Box::pin(self.lookup(id))
+    }
+}
+
+/// Any [`SessionLookup`] behind one cloneable type, for when the store's type should not
+/// appear in signatures (or is chosen at run time).
+///
+/// ```
+/// use sessionscope::{MemoryStore, SharedLookup};
+///
+/// let shared = SharedLookup::new(MemoryStore::new());
+/// let _also = shared.clone();
+/// ```
+#[derive(Clone)]
+pub struct SharedLookup(Arc<dyn ErasedLookup>);
+
+impl SharedLookup {
+    /// Erases the type of `lookup`.
+    pub fn new(lookup: impl SessionLookup) -> Self {
+        Self(Arc::new(lookup))
+    }
+}
+
+impl std::fmt::Debug for SharedLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedLookup")
+    }
+}
+
+impl SessionLookup for SharedLookup {
+    fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send {
+        async move { self.0.lookup_boxed(id).await }
+    }
+}

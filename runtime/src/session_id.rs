@@ -1,0 +1,188 @@
+//! The session id: validated once, printed only as a fingerprint.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+/// Longest session id accepted, in bytes.
+pub const MAX_SESSION_ID_LEN: usize = 256;
+
+/// A validated session id.
+///
+/// Valid ids are 1..=256 bytes of visible ASCII (`!` to `~`): no whitespace, no control
+/// characters. `Display` and `Debug` print the [`Fingerprint`], never the raw value; call
+/// [`expose`](SessionId::expose) when the raw id is needed on purpose (to query a store).
+///
+/// ```
+/// use sessionscope::SessionId;
+///
+/// let id = SessionId::parse("sess-42").unwrap();
+/// assert_eq!(id.expose(), "sess-42");
+/// assert!(!format!("{id} {id:?}").contains("sess-42"));
+/// assert!(SessionId::parse("has space").is_err());
+/// ```
+#[derive(Clone)]
+pub struct SessionId {
+    raw: Arc<str>,
+    fingerprint: Arc<OnceLock<Fingerprint>>,
+}
+
+/// Why a value was not accepted as a session id. Never carries the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSessionId {
+    /// The value was empty.
+    #[error("session id is empty")]
+    Empty,
+    /// The value was longer than [`MAX_SESSION_ID_LEN`] bytes.
+    #[error("session id is longer than {MAX_SESSION_ID_LEN} bytes ({0} bytes)")]
+    TooLong(usize),
+    /// The value held whitespace, a control character or a non-ASCII byte.
+    #[error("session id holds a byte outside visible ASCII at position {0}")]
+    BadByte(usize),
+}
+
+impl SessionId {
+    /// Validates `value` and wraps it.
+    pub fn parse(value: &str) -> Result<Self, InvalidSessionId> {
+        validate(value.as_bytes())?;
+        Ok(Self::from_valid(value))
+    }
+
+    /// Validates raw bytes (a header value, say) and wraps them.
+    pub fn from_bytes(value: &[u8]) -> Result<Self, InvalidSessionId> {
+        validate(value)?;
+        // Visible ASCII is valid UTF-8.
+        let text = std::str::from_utf8(value).map_err(|e| InvalidSessionId::BadByte(e.valid_up_to()))?;
+        Ok(Self::from_valid(text))
+    }
+
+    fn from_valid(value: &str) -> Self {
+        Self { raw: Arc::from(value), fingerprint: Arc::default() }
+    }
+
+    /// The raw session id. Use it to query a store; never log it.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The stable, non-reversible fingerprint logs and spans carry instead of the raw id.
+    pub fn fingerprint(&self) -> Fingerprint {
+        *self.fingerprint.get_or_init(|| Fingerprint::of(&self.raw))
+    }
+}
+
+impl PartialEq for SessionId {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for SessionId {}
+
+impl std::hash::Hash for SessionId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.fingerprint(), f)
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.fingerprint())
+    }
+}
+
+fn validate(value: &[u8]) -> Result<(), InvalidSessionId> {
+    if value.is_empty() {
+        return Err(InvalidSessionId::Empty);
+    }
+    if value.len() > MAX_SESSION_ID_LEN {
+        return Err(InvalidSessionId::TooLong(value.len()));
+    }
+    match value.iter().position(|b| !b.is_ascii_graphic()) {
+        Some(at) => Err(InvalidSessionId::BadByte(at)),
+        None => Ok(()),
+    }
+}
+
+/// The first 64 bits of the SHA-256 of a session id, shown as 16 lowercase hex digits.
+///
+/// Stable across processes and machines, so an operator can copy it from a log line and use
+/// it to target tracing at that session.
+///
+/// ```
+/// use sessionscope::Fingerprint;
+///
+/// let fp = Fingerprint::of("sess-42");
+/// assert_eq!(fp.to_string().len(), 16);
+/// assert_eq!(Fingerprint::parse(&fp.to_string()), Some(fp));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    /// The fingerprint of a raw session id.
+    pub fn of(raw: &str) -> Self {
+        let digest = Sha256::digest(raw.as_bytes());
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&digest[..8]);
+        Self(u64::from_be_bytes(head))
+    }
+
+    /// Reads a fingerprint back from its 16-hex-digit form.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 16 {
+            return None;
+        }
+        u64::from_str_radix(text, 16).ok().map(Self)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_follows_the_documented_rule() {
+        assert!(SessionId::parse("a").is_ok());
+        assert!(SessionId::parse(&"x".repeat(256)).is_ok());
+        assert_eq!(SessionId::parse(&"x".repeat(257)), Err(InvalidSessionId::TooLong(257)));
+        assert_eq!(SessionId::parse(""), Err(InvalidSessionId::Empty));
+        assert_eq!(SessionId::parse("a b"), Err(InvalidSessionId::BadByte(1)));
+        assert_eq!(SessionId::parse("ab\r\n"), Err(InvalidSessionId::BadByte(2)));
+        assert_eq!(SessionId::parse("é"), Err(InvalidSessionId::BadByte(0)));
+        assert_eq!(SessionId::from_bytes(b"ok\xff"), Err(InvalidSessionId::BadByte(2)));
+    }
+
+    #[test]
+    fn raw_value_never_printed() {
+        let id = SessionId::parse("secret-session-value").unwrap();
+        let shown = format!("{id} {id:?} {:?}", Some(&id));
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains(&id.fingerprint().to_string()));
+    }
+
+    #[test]
+    fn fingerprint_is_stable() {
+        // Pinned so that fingerprints copied from old logs keep matching.
+        assert_eq!(Fingerprint::of("abc").to_string(), "ba7816bf8f01cfea");
+    }
+}
