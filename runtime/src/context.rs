@@ -120,10 +120,7 @@ pub struct HttpAttributes {
 impl HttpAttributes {
     pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
         let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| Arc::from(p.as_str()));
-        let client_ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
+        let client_ip = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let user_agent = parts
             .headers
             .get(http::header::USER_AGENT)

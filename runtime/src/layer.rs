@@ -220,7 +220,12 @@ where
     }
 }
 
-async fn handle<S, L>(mut inner: S, lookup: Arc<L>, config: Arc<Config>, req: Request<Body>) -> Result<Response, Infallible>
+async fn handle<S, L>(
+    mut inner: S,
+    lookup: Arc<L>,
+    config: Arc<Config>,
+    req: Request<Body>,
+) -> Result<Response, Infallible>
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
     L: SessionLookup,
@@ -230,7 +235,7 @@ where
     let http = HttpAttributes::from_parts(&parts);
     let span = crate::trace::request_span(&correlation_id, &http);
 
-    let mut found = span.in_scope(|| config.sources.from_parts(&parts));
+    let mut found = span.in_scope(|| config.sources.read_parts(&parts));
     let body = if found.chosen.is_none() && config.sources.body_peekable(&parts, body.size_hint().upper()) {
         peek_into(&mut found, body, &config.sources, &span).await
     } else {
@@ -243,7 +248,8 @@ where
     }
     if let Some((id, source)) = found.chosen {
         crate::trace::record_session(&span, &id, source);
-        let identity = tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await;
+        let identity =
+            tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await;
         ctx.settle_identity(identity);
     }
     let ctx = Arc::new(ctx);
@@ -262,10 +268,7 @@ where
 }
 
 fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
-    config
-        .correlation_headers
-        .iter()
-        .find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
+    config.correlation_headers.iter().find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
 }
 
 /// Reads a small JSON body to find the session id, then hands back a body with the very

@@ -38,6 +38,9 @@ mod session_id;
 mod source;
 mod trace;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use context::{HttpAttributes, Identity, LookupOutcome, RequestContext, RequestContextBuilder, SessionSource};
 pub use correlation::{CorrelationId, MAX_CORRELATION_ID_LEN};
 pub use extract::{MissingContext, SessionContext};
@@ -53,6 +56,11 @@ pub use scope::{
 pub use session_id::{Fingerprint, InvalidSessionId, MAX_SESSION_ID_LEN, SessionId};
 pub use source::DEFAULT_BODY_PEEK_LIMIT;
 pub use trace::REQUEST_SPAN;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// An error and its sources, joined with `: `, for one log field.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {

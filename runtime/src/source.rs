@@ -74,7 +74,7 @@ impl Found {
 
 impl Sources {
     /// Reads header, query and cookie (never the body) in priority order.
-    pub(crate) fn from_parts(&self, parts: &Parts) -> Found {
+    pub(crate) fn read_parts(&self, parts: &Parts) -> Found {
         let mut found = Found::default();
         if let Some(value) = self.header.as_ref().and_then(|name| parts.headers.get(name)) {
             found.offer(SessionSource::Header, SessionId::from_bytes(value.as_bytes()));
@@ -100,9 +100,7 @@ impl Sources {
 
 /// The first `name=value` pair of a query string, percent-decoded.
 fn query_value(query: &str, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 /// The first cookie called `name` across all `Cookie` headers, quotes removed.
@@ -112,7 +110,8 @@ fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a [u8]
             let pair = pair.trim_ascii();
             let eq = pair.iter().position(|&b| b == b'=')?;
             let (key, value) = (&pair[..eq], &pair[eq + 1..]);
-            (key == name.as_bytes()).then(|| value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value))
+            (key == name.as_bytes())
+                .then(|| value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value))
         })
     })
 }
@@ -154,7 +153,8 @@ pub(crate) enum BodyPeek {
 /// as the handler's own deserializer would see it.
 pub(crate) fn peek_body(body: &[u8], field: &str) -> BodyPeek {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let peeked = serde::de::DeserializeSeed::deserialize(FieldPeek { field }, &mut de).and_then(|p| de.end().map(|()| p));
+    let peeked =
+        serde::de::DeserializeSeed::deserialize(FieldPeek { field }, &mut de).and_then(|p| de.end().map(|()| p));
     peeked.unwrap_or(BodyPeek::Malformed)
 }
 
@@ -310,7 +310,8 @@ mod tests {
         for ok in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"] {
             assert!(is_json(ok.as_bytes()), "{ok}");
         }
-        for no in ["text/plain", "application/jsonp", "application/x-www-form-urlencoded", "+json", "application/+json"] {
+        for no in ["text/plain", "application/jsonp", "application/x-www-form-urlencoded", "+json", "application/+json"]
+        {
             assert!(!is_json(no.as_bytes()), "{no}");
         }
     }

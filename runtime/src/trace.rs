@@ -7,8 +7,8 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::context::{HttpAttributes, Identity, RequestContext, SessionSource};
-use crate::session_id::SessionId;
 use crate::correlation::CorrelationId;
+use crate::session_id::SessionId;
 
 /// The name of the span that wraps every request.
 pub const REQUEST_SPAN: &str = "request";

@@ -167,9 +167,8 @@ mod tests {
 
     #[tokio::test]
     async fn negative_entries_expire_sooner() {
-        let cached = CachedLookup::builder(Arc::new(Counting::default()))
-            .negative_ttl(Duration::from_millis(20))
-            .build();
+        let cached =
+            CachedLookup::builder(Arc::new(Counting::default())).negative_ttl(Duration::from_millis(20)).build();
         cached.lookup(&id("nobody")).await.unwrap();
         cached.lookup(&id("nobody")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -84,10 +84,7 @@ impl MemoryStore {
 
     /// The record under `id`, unless missing or expired.
     pub fn get(&self, id: &SessionId) -> Option<SessionRecord> {
-        self.sessions
-            .get(id.expose())
-            .filter(|entry| entry.expires_at > Instant::now())
-            .map(|entry| entry.record)
+        self.sessions.get(id.expose()).filter(|entry| entry.expires_at > Instant::now()).map(|entry| entry.record)
     }
 
     /// Removes the session; later lookups report it unknown.

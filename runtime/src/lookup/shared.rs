@@ -45,7 +45,7 @@ impl std::fmt::Debug for SharedLookup {
 }
 
 impl SessionLookup for SharedLookup {
-    fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send {
-        async move { self.0.lookup_boxed(id).await }
+    async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
+        self.0.lookup_boxed(id).await
     }
 }

@@ -1,0 +1,1 @@
+//! Test and example host for sessionscope; the library lives in `runtime/`.
