@@ -158,6 +158,8 @@ pub struct RequestContext {
     investigation_id: RwLock<Option<Arc<str>>>,
     agent_phase: RwLock<Option<Arc<str>>>,
     invalid_session_seen: AtomicBool,
+    operation: OnceLock<Arc<str>>,
+    pub(crate) stats: crate::lifecycle::RequestStats,
 }
 
 impl RequestContext {
@@ -199,6 +201,32 @@ impl RequestContext {
     /// The agent phase, if code of this request set one.
     pub fn agent_phase(&self) -> Option<Arc<str>> {
         read(&self.agent_phase)
+    }
+
+    /// The operation name the handler runs as (`#[with_session_context(operation = ..)]`,
+    /// else the handler's name), when a handler declared one.
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.get().map(|op| &**op)
+    }
+
+    /// Names the operation this request runs, once; records it on the span. Later calls
+    /// are ignored (the outermost name stands).
+    pub fn set_operation(&self, name: impl AsRef<str>) {
+        let name: Arc<str> = Arc::from(sanitize(name.as_ref()).as_ref());
+        if self.operation.get().is_none() {
+            self.span.record("operation", &*name);
+        }
+        let _ = self.operation.set(name);
+    }
+
+    /// How many error events were counted for this request so far.
+    pub fn errors_logged(&self) -> u32 {
+        self.stats.errors()
+    }
+
+    /// How many operations of this request ran over their tier's threshold so far.
+    pub fn slow_operations(&self) -> u32 {
+        self.stats.slow_count()
     }
 
     /// The request method (absent for contexts built by hand without one).
@@ -423,6 +451,8 @@ impl RequestContextBuilder {
             investigation_id: RwLock::new(self.investigation_id),
             agent_phase: RwLock::new(self.agent_phase),
             invalid_session_seen: AtomicBool::new(false),
+            operation: OnceLock::new(),
+            stats: crate::lifecycle::RequestStats::default(),
         }
     }
 }

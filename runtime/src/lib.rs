@@ -26,16 +26,20 @@
 //! - The raw session id is never logged: spans and events carry its [`Fingerprint`].
 //! - Every response carries `x-correlation-id`.
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod context;
 mod correlation;
 mod extract;
 mod layer;
+mod lifecycle;
 mod lookup;
 mod pipeline;
 mod sanitize;
 mod scope;
 mod session_id;
 mod source;
+pub mod targeting;
 mod trace;
 
 #[cfg(feature = "testing")]
@@ -45,6 +49,7 @@ pub use context::{HttpAttributes, Identity, LookupOutcome, RequestContext, Reque
 pub use correlation::{CorrelationId, MAX_CORRELATION_ID_LEN};
 pub use extract::{MissingContext, SessionContext};
 pub use layer::{CORRELATION_ID_HEADER, SessionContextLayer, SessionContextService};
+pub use lifecycle::{RequestStatsLayer, Tier, TierTimer, first_in_request, log_error, record_timing, time, timed};
 pub use lookup::{
     CachedLookup, CachedLookupBuilder, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup,
 };
@@ -55,6 +60,7 @@ pub use scope::{
 };
 pub use session_id::{Fingerprint, InvalidSessionId, MAX_SESSION_ID_LEN, SessionId};
 pub use source::DEFAULT_BODY_PEEK_LIMIT;
+pub use targeting::{Dimension, TargetedFilter, TargetingHandle};
 pub use trace::REQUEST_SPAN;
 
 /// The README's examples, compiled as doctests so they stay true.

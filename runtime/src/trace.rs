@@ -89,6 +89,9 @@ pub(crate) fn finish(ctx: &RequestContext, status: http::StatusCode) {
         status = status.as_u16(),
         latency_ms,
         lookup_outcome = ctx.lookup_outcome().as_str(),
+        errors = ctx.stats.errors(),
+        slow_operations = ctx.stats.slow_count(),
+        slow = %ctx.stats.slow_names(),
         "request finished"
     );
 }
