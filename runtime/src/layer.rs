@@ -278,11 +278,16 @@ async fn peek_into(found: &mut Found, body: Body, sources: &Sources, span: &trac
     match http_body_util::Limited::new(body, sources.body_peek_limit).collect().await {
         Ok(collected) => {
             let bytes = collected.to_bytes();
-            span.in_scope(|| match peek_body(&bytes, field) {
+            let peeked = peek_body(&bytes, field);
+            span.in_scope(|| match peeked {
                 BodyPeek::Found(id) => found.offer(SessionSource::Body, Ok(id)),
                 BodyPeek::Invalid(reason) => found.offer(SessionSource::Body, Err(reason)),
                 BodyPeek::Absent | BodyPeek::Malformed => {}
-                other => tracing::debug!(target: "sessionscope::source", outcome = ?other_kind(&other), "no session id taken from the body"),
+                // Present but unusable: malformed, like an id that fails validation.
+                BodyPeek::NotAString | BodyPeek::Duplicate => {
+                    found.invalid_seen = true;
+                    tracing::debug!(target: "sessionscope::source", reason = peek_kind(&peeked), "ignored the body's session id field");
+                }
             });
             Body::from(bytes)
         }
@@ -295,7 +300,7 @@ async fn peek_into(found: &mut Found, body: Body, sources: &Sources, span: &trac
     }
 }
 
-fn other_kind(peek: &BodyPeek) -> &'static str {
+fn peek_kind(peek: &BodyPeek) -> &'static str {
     match peek {
         BodyPeek::NotAString => "not_a_string",
         BodyPeek::Duplicate => "duplicate_field",

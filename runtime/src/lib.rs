@@ -31,9 +31,12 @@ pub mod admin;
 mod context;
 mod correlation;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 mod lifecycle;
 mod lookup;
+mod panic;
 mod pipeline;
 mod sanitize;
 mod scope;
@@ -53,6 +56,7 @@ pub use lifecycle::{RequestStatsLayer, Tier, TierTimer, first_in_request, log_er
 pub use lookup::{
     CachedLookup, CachedLookupBuilder, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup,
 };
+pub use panic::panic_response;
 pub use pipeline::{DEFAULT_LOOKUP_TIMEOUT, SessionRejection};
 pub use scope::{
     Carried, FutureExt, Scoped, correlation_id, current, scope, set_agent_phase, set_investigation_id, spawn,

@@ -1,0 +1,55 @@
+//! Entry points for the fuzz targets in `fuzz/`. Not part of the public API.
+
+use crate::source::{BodyPeek, Sources};
+
+/// Runs header, query and cookie extraction (cookie enabled) over arbitrary request parts
+/// and checks what it returns: an id only if it is valid, and never one that was not sent.
+pub fn sources(uri: &str, headers: &[(&[u8], &[u8])]) {
+    let Ok(uri) = uri.parse::<http::Uri>() else { return };
+    let mut request = http::Request::builder().uri(uri);
+    for (name, value) in headers {
+        let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name), http::HeaderValue::from_bytes(value)) else {
+            return;
+        };
+        request = request.header(name, value);
+    }
+    let Ok(request) = request.body(()) else { return };
+    let (parts, ()) = request.into_parts();
+    let sources = Sources { cookie: Some("sid".into()), ..Sources::default() };
+    if let Some((id, _)) = sources.read_parts(&parts).chosen {
+        assert!(crate::SessionId::parse(id.expose()).is_ok(), "only valid ids are chosen");
+        let fingerprint = id.fingerprint().to_string();
+        assert_eq!(id.to_string(), fingerprint, "Display shows the fingerprint only");
+        assert_eq!(format!("{id:?}"), format!("SessionId({fingerprint})"), "Debug shows the fingerprint only");
+    }
+}
+
+/// Peeks a body for `session_id` and checks the answer against a full JSON parse.
+pub fn body(bytes: &[u8]) {
+    match crate::source::peek_body(bytes, "session_id") {
+        BodyPeek::Found(id) => {
+            let value: serde_json::Value = serde_json::from_slice(bytes).expect("a body with an id is valid JSON");
+            assert_eq!(value["session_id"].as_str(), Some(id.expose()), "the id is the top-level field's value");
+        }
+        BodyPeek::Malformed => {
+            let full: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(bytes);
+            // serde_json's full parse has a depth limit the peek does not need; otherwise
+            // a body the peek calls malformed is not an object a handler could read.
+            if let Ok(map) = full {
+                panic!("peek called a JSON object malformed: {} keys", map.len());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Validates arbitrary bytes as a session id and a correlation id.
+pub fn ids(bytes: &[u8]) {
+    if let Ok(id) = crate::SessionId::from_bytes(bytes) {
+        assert!(!id.expose().is_empty() && id.expose().len() <= 256);
+        assert!(id.expose().bytes().all(|b| b.is_ascii_graphic()));
+    }
+    if let Some(id) = crate::CorrelationId::from_bytes(bytes) {
+        assert!(id.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)));
+    }
+}
