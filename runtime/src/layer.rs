@@ -16,10 +16,11 @@ use http_body_util::BodyExt as _;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::__private::LayerHandoff;
 use crate::context::{HttpAttributes, RequestContext, SessionSource};
 use crate::correlation::CorrelationId;
 use crate::extract::SessionContext;
-use crate::lookup::SessionLookup;
+use crate::lookup::{SessionLookup, SharedLookup};
 use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, look_up};
 use crate::source::{BodyPeek, Found, Sources, peek_body};
 
@@ -78,12 +79,14 @@ impl Default for Config {
 /// ```
 pub struct SessionContextLayer<L> {
     lookup: Arc<L>,
+    // The same store, type-erased once, for `#[with_session_context]` handlers.
+    shared: SharedLookup,
     config: Arc<Config>,
 }
 
 impl<L> Clone for SessionContextLayer<L> {
     fn clone(&self) -> Self {
-        Self { lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config) }
+        Self { lookup: Arc::clone(&self.lookup), shared: self.shared.clone(), config: Arc::clone(&self.config) }
     }
 }
 
@@ -96,7 +99,8 @@ impl<L> std::fmt::Debug for SessionContextLayer<L> {
 impl<L: SessionLookup> SessionContextLayer<L> {
     /// A layer that looks sessions up in `lookup`, with the default sources and limits.
     pub fn new(lookup: L) -> Self {
-        Self { lookup: Arc::new(lookup), config: Arc::default() }
+        let lookup = Arc::new(lookup);
+        Self { shared: SharedLookup::new(Arc::clone(&lookup)), lookup, config: Arc::default() }
     }
 
     fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
@@ -179,7 +183,8 @@ impl<S, L> Layer<S> for SessionContextLayer<L> {
     type Service = SessionContextService<S, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SessionContextService { inner, lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config) }
+        let handoff = LayerHandoff::new(self.shared.clone(), Arc::clone(&self.config));
+        SessionContextService { inner, lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config), handoff }
     }
 }
 
@@ -188,11 +193,17 @@ pub struct SessionContextService<S, L> {
     inner: S,
     lookup: Arc<L>,
     config: Arc<Config>,
+    handoff: LayerHandoff,
 }
 
 impl<S: Clone, L> Clone for SessionContextService<S, L> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config) }
+        Self {
+            inner: self.inner.clone(),
+            lookup: Arc::clone(&self.lookup),
+            config: Arc::clone(&self.config),
+            handoff: self.handoff.clone(),
+        }
     }
 }
 
@@ -216,7 +227,7 @@ where
         let ready = std::mem::replace(&mut self.inner, fresh);
         let lookup = Arc::clone(&self.lookup);
         let config = Arc::clone(&self.config);
-        Box::pin(handle(ready, lookup, config, req))
+        Box::pin(handle(ready, lookup, config, self.handoff.clone(), req))
     }
 }
 
@@ -224,6 +235,7 @@ async fn handle<S, L>(
     mut inner: S,
     lookup: Arc<L>,
     config: Arc<Config>,
+    handoff: LayerHandoff,
     req: Request<Body>,
 ) -> Result<Response, Infallible>
 where
@@ -258,6 +270,11 @@ where
         Err(rejection) => rejection.into_response(),
         Ok(()) => {
             parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
+            if !ctx.identity_settled() {
+                // No id yet: a `#[with_session_context]` handler may find one in its typed
+                // body and looks it up through this layer's store and timeout.
+                parts.extensions.insert(handoff);
+            }
             let req = Request::from_parts(parts, body);
             crate::scope(Arc::clone(&ctx), async move { inner.call(req).await }).await?
         }
@@ -267,7 +284,7 @@ where
     Ok(response)
 }
 
-fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
+pub(crate) fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
     config.correlation_headers.iter().find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
 }
 

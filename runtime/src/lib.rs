@@ -44,6 +44,11 @@ mod session_id;
 mod source;
 pub mod targeting;
 mod trace;
+mod typed_body;
+
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __private;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -66,6 +71,10 @@ pub use session_id::{Fingerprint, InvalidSessionId, MAX_SESSION_ID_LEN, SessionI
 pub use source::DEFAULT_BODY_PEEK_LIMIT;
 pub use targeting::{Dimension, TargetedFilter, TargetingHandle};
 pub use trace::REQUEST_SPAN;
+pub use typed_body::{SessionIdField, SessionIdSource};
+
+#[cfg(feature = "macros")]
+pub use sessionscope_macros::{SessionIdSource, with_session_context};
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

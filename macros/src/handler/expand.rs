@@ -1,0 +1,115 @@
+//! The generated handler: the user's function kept whole as an inner function, wrapped by
+//! one with the same name, attributes and visibility that takes the context entry first.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
+
+use super::parse::{Handler, Options, Param};
+use super::validate::body_params;
+use crate::errors::runtime_path;
+
+pub(crate) fn handler(options: &Options, handler: &Handler) -> TokenStream {
+    let krate = runtime_path(options.krate.as_ref());
+    let private = quote!(#krate::__private);
+    let Handler { attrs, vis, sig, brace, body, params } = handler;
+    let outer_names: Vec<syn::Ident> = params.iter().enumerate().map(|(i, p)| outer_name(i, p)).collect();
+    let outer_params = params.iter().zip(&outer_names).map(|(param, name)| {
+        let ty = &param.typed().expect("validated: no receiver").ty;
+        quote!(#name: #ty)
+    });
+    let inner_params = params.iter().map(|p| &p.arg);
+
+    let inner = {
+        let mut sig = sig.clone();
+        sig.ident = format_ident!("__sessionscope_handler");
+        sig.inputs = inner_params.cloned().collect();
+        let mut tokens = quote! {
+            // Handlers are async and take extractors by value whatever their body does.
+            #[allow(clippy::unused_async, clippy::needless_pass_by_value)]
+            #sig
+        };
+        brace.surround(&mut tokens, |t| body.to_tokens(t));
+        tokens
+    };
+
+    let typed = match body_params(handler).first() {
+        Some(&index) => {
+            let ty = &params[index].typed().expect("validated: no receiver").ty;
+            let name = &outer_names[index];
+            // The trait check lands on the user's type.
+            quote_spanned!(ty.span()=> #private::TypedIds::of::<#ty>(&#name))
+        }
+        None => quote!(#private::TypedIds::none()),
+    };
+
+    let name = options.operation.as_ref().map_or_else(|| sig.ident.to_string(), syn::LitStr::value);
+    let level = level(options);
+    let require_session = options.require_session.is_some();
+    let require_user = options.require_user.is_some();
+    let phase = match &options.phase {
+        Some(phase) => quote!(#private::Some(#phase)),
+        None => quote!(#private::None),
+    };
+    let turbofish = turbofish(&sig.generics);
+    let (_, _, where_clause) = sig.generics.split_for_impl();
+    let generics = &sig.generics;
+    let (asyncness, fn_token, ident) = (&sig.asyncness, &sig.fn_token, &sig.ident);
+
+    quote! {
+        #(#attrs)*
+        #[allow(clippy::too_many_arguments)]
+        #vis #asyncness #fn_token #ident #generics (
+            __sessionscope_entry: #private::Entry,
+            #(#outer_params),*
+        ) -> #private::Response #where_clause {
+            #inner
+
+            let __sessionscope_typed = #typed;
+            #private::run(
+                __sessionscope_entry,
+                #private::Options {
+                    require_session: #require_session,
+                    require_user: #require_user,
+                    operation: #name,
+                    phase: #phase,
+                },
+                __sessionscope_typed,
+                |__sessionscope_parent: &#private::Span| {
+                    #private::tracing::span!(parent: __sessionscope_parent, #private::Level::#level, #name)
+                },
+                __sessionscope_handler #turbofish (#(#outer_names),*),
+            )
+            .await
+        }
+    }
+}
+
+/// A plain `name: T` argument keeps its name in the wrapper; patterns get a generated one.
+fn outer_name(index: usize, param: &Param) -> syn::Ident {
+    if let Some(syn::Pat::Ident(pat)) = param.typed().map(|t| &*t.pat) {
+        if pat.by_ref.is_none() && pat.subpat.is_none() && !pat.ident.to_string().starts_with('_') {
+            return pat.ident.clone();
+        }
+    }
+    format_ident!("__sessionscope_arg{index}")
+}
+
+fn level(options: &Options) -> syn::Ident {
+    let level = options.level.as_ref().map_or_else(|| "info".to_owned(), syn::LitStr::value);
+    syn::Ident::new(&level.to_uppercase(), options.level.as_ref().map_or_else(Span::call_site, syn::LitStr::span))
+}
+
+/// `::<T, N>` for the handler's type and const parameters, so the inner call names them.
+fn turbofish(generics: &syn::Generics) -> TokenStream {
+    let params: Vec<&syn::Ident> = generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            syn::GenericParam::Type(t) => Some(&t.ident),
+            syn::GenericParam::Const(c) => Some(&c.ident),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    if params.is_empty() { TokenStream::new() } else { quote!(::<#(#params),*>) }
+}
