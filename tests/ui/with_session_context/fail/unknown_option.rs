@@ -1,0 +1,8 @@
+use sessionscope::with_session_context;
+
+#[with_session_context(require_sesion)]
+async fn handler() -> String {
+    String::new()
+}
+
+fn main() {}
