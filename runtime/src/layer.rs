@@ -246,6 +246,8 @@ where
     let correlation_id = incoming_correlation_id(&parts, &config).unwrap_or_else(CorrelationId::generate);
     let http = HttpAttributes::from_parts(&parts);
     let span = crate::trace::request_span(&correlation_id, &http);
+    #[cfg(feature = "opentelemetry")]
+    crate::otel::set_parent(&span, &parts.headers);
 
     let mut found = span.in_scope(|| config.sources.read_parts(&parts));
     let body = if found.chosen.is_none() && config.sources.body_peekable(&parts, body.size_hint().upper()) {

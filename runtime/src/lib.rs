@@ -36,8 +36,11 @@ pub mod fuzzing;
 mod layer;
 mod lifecycle;
 mod lookup;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod panic;
 mod pipeline;
+mod propagate;
 mod sanitize;
 mod scope;
 mod session_id;
@@ -62,7 +65,12 @@ pub use lookup::{
     CachedLookup, CachedLookupBuilder, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup,
 };
 pub use panic::panic_response;
+#[cfg(feature = "redis")]
+pub use lookup::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
 pub use pipeline::{DEFAULT_LOOKUP_TIMEOUT, SessionRejection};
+#[cfg(feature = "reqwest")]
+pub use propagate::RequestBuilderExt;
+pub use propagate::{PropagateContextLayer, PropagateContextService, Propagation, SESSION_ID_HEADER, inject_current};
 pub use scope::{
     Carried, FutureExt, Scoped, correlation_id, current, scope, set_agent_phase, set_investigation_id, spawn,
     spawn_background, spawn_blocking, user_id, with_current,

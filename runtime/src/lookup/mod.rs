@@ -2,11 +2,15 @@
 
 mod cache;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod shared;
 
 use std::future::Future;
 use std::sync::Arc;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
 pub use cache::{CachedLookup, CachedLookupBuilder};
 pub use memory::MemoryStore;
 pub use shared::SharedLookup;
