@@ -64,9 +64,9 @@ pub use lifecycle::{RequestStatsLayer, Tier, TierTimer, first_in_request, log_er
 pub use lookup::{
     CachedLookup, CachedLookupBuilder, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup,
 };
-pub use panic::panic_response;
 #[cfg(feature = "redis")]
 pub use lookup::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
+pub use panic::panic_response;
 pub use pipeline::{DEFAULT_LOOKUP_TIMEOUT, SessionRejection};
 #[cfg(feature = "reqwest")]
 pub use propagate::RequestBuilderExt;
