@@ -152,7 +152,12 @@ pub(crate) enum BodyPeek {
 /// Keys are compared after unescaping, so `"session\u005fid"` matches `session_id`, the same
 /// as the handler's own deserializer would see it.
 pub(crate) fn peek_body(body: &[u8], field: &str) -> BodyPeek {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // JSON text is UTF-8. Skipped values are not checked while scanning, so check the whole
+    // body once; then a body is only ever peeked if the handler could parse it too.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return BodyPeek::Malformed;
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
     let peeked =
         serde::de::DeserializeSeed::deserialize(FieldPeek { field }, &mut de).and_then(|p| de.end().map(|()| p));
     peeked.unwrap_or(BodyPeek::Malformed)
@@ -303,6 +308,14 @@ mod tests {
         assert_eq!(peek(&bomb), found("s-1"));
         let deep_id = format!(r#"{{"session_id":{}1{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
         assert_eq!(peek(&deep_id), BodyPeek::NotAString);
+    }
+
+    #[test]
+    fn regression_peek_accepted_invalid_utf8_in_a_skipped_value() {
+        // Found by fuzzing (fuzz/corpus/body_peek/invalid_utf8_in_skipped_value).
+        let body = b"{\"session_id\":\"a\",\"ses3ion_id\":\"\xa3\"}\r";
+        assert_eq!(peek_body(body, "session_id"), BodyPeek::Malformed);
+        assert!(serde_json::from_slice::<serde_json::Value>(body).is_err());
     }
 
     #[test]
