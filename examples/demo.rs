@@ -7,8 +7,9 @@
 //! ```
 //!
 //! It logs a user in (creating a session in the embedded in-memory store), then sends
-//! requests carrying the session id by header, by query and in a JSON body, one with no
-//! session and one with a session the store does not know. For each request it prints what
+//! requests carrying the session id by header, by query, in a JSON body the layer peeks, in
+//! a typed body read by `#[with_session_context]`, one with no session and one with a
+//! session the store does not know. For each request it prints what
 //! the handler, a service function it calls, and a task it spawns saw of the request
 //! context, and checks that they agree. It exits non-zero if anything disagrees.
 
@@ -19,7 +20,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer, SessionRecord};
+use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer, SessionIdSource, SessionRecord, with_session_context};
 
 /// What one piece of code saw of the request context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,7 @@ struct View {
     user: Option<String>,
     outcome: String,
     phase: Option<String>,
+    investigation: Option<String>,
 }
 
 impl View {
@@ -43,6 +45,7 @@ impl View {
             user: ctx.user_id().map(str::to_owned),
             outcome: ctx.lookup_outcome().to_string(),
             phase: ctx.agent_phase().map(|p| p.to_string()),
+            investigation: ctx.investigation_id().map(|i| i.to_string()),
         }
     }
 }
@@ -85,10 +88,24 @@ async fn report() -> Json<Report> {
     Json(Report { handler, service, spawned })
 }
 
-/// A handler that takes a JSON body which also carries the session id.
-async fn start_investigation(Json(body): Json<serde_json::Value>) -> Json<Report> {
-    sessionscope::set_agent_phase("planning");
-    sessionscope::set_investigation_id(body["title"].as_str().unwrap_or("untitled"));
+/// A request body that names its session and investigation. The derive tells
+/// `#[with_session_context]` which fields they are, so the body is parsed once, by axum.
+#[derive(Deserialize, SessionIdSource)]
+struct StartInvestigation {
+    #[serde(rename = "sessionId")]
+    #[session_id]
+    session: String,
+    #[investigation_id]
+    investigation: String,
+    goal: String,
+}
+
+/// The macro runs the handler inside the request context, takes the session id from the
+/// typed body (the layer found none: this body calls it `sessionId`), looks the user up once,
+/// answers 401 for a request without a user, and starts the agent phase at `planning`.
+#[with_session_context(require_user, operation = "start_investigation", phase = "planning")]
+async fn start_investigation(Json(body): Json<StartInvestigation>) -> Json<Report> {
+    tracing::info!(goal = %body.goal, "investigation started");
     report().await
 }
 
@@ -104,7 +121,7 @@ mod reports {
 fn app(store: MemoryStore) -> Router {
     Router::new()
         .route("/login", post(login))
-        .route("/report", get(report))
+        .route("/report", get(report).post(report))
         .route("/investigations", post(start_investigation))
         .with_state(store.clone())
         .layer(SessionContextLayer::new(CachedLookup::new(store)))
@@ -168,12 +185,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             expect_outcome: "found",
         },
         Step {
-            title: "POST /investigations, session id in the JSON body",
-            request: client
-                .post(url("/investigations"))
-                .json(&serde_json::json!({"title": "checkout-latency", "session_id": sid})),
+            title: "POST /report, session id in the JSON body (peeked by the layer)",
+            request: client.post(url("/report")).json(&serde_json::json!({"session_id": sid, "format": "short"})),
             expect_user: Some("alice"),
             expect_source: Some("body"),
+            expect_outcome: "found",
+        },
+        Step {
+            title: "POST /investigations, #[with_session_context] reads the typed body",
+            request: client.post(url("/investigations")).json(&serde_json::json!({
+                "sessionId": sid, "investigation": "inv-checkout-latency", "goal": "find the slow query"
+            })),
+            expect_user: Some("alice"),
+            expect_source: Some("typed_body"),
             expect_outcome: "found",
         },
         Step {
@@ -204,12 +228,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             [("handler", &report.handler), ("service", &report.service), ("spawned task", &report.spawned)]
         {
             println!(
-                "     {who:<13} user={:<7} session={:<17} source={:<7} outcome={:<10} phase={}",
+                "     {who:<13} user={:<7} session={:<17} source={:<10} outcome={:<10} phase={:<9} investigation={}",
                 view.user.as_deref().unwrap_or("-"),
                 view.session.as_deref().unwrap_or("-"),
                 view.source.as_deref().unwrap_or("-"),
                 view.outcome,
                 view.phase.as_deref().unwrap_or("-"),
+                view.investigation.as_deref().unwrap_or("-"),
             );
         }
         let continuous = report.handler == report.service && report.handler == report.spawned;
