@@ -1,4 +1,4 @@
-//! Entry points for the fuzz targets in `fuzz/`. Not part of the public API.
+//! Entry points for the fuzz targets in `fuzz/` and the benches. Not part of the public API.
 
 use crate::source::{BodyPeek, Sources};
 
@@ -51,5 +51,13 @@ pub fn ids(bytes: &[u8]) {
     }
     if let Some(id) = crate::CorrelationId::from_bytes(bytes) {
         assert!(id.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)));
+    }
+}
+
+/// The body peek alone, as the layer runs it (for benches): the session id found, if any.
+pub fn peek(bytes: &[u8]) -> Option<crate::SessionId> {
+    match crate::source::peek_body(bytes, "session_id") {
+        BodyPeek::Found(id) => Some(id),
+        _ => None,
     }
 }

@@ -1,0 +1,74 @@
+//! The services the benches compare, built the same way for every bench binary.
+#![allow(dead_code, missing_docs)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::Request;
+use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer, SessionId, SessionRecord};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub const SESSION: &str = "bench-session-0123456789abcdef";
+
+async fn hello() -> &'static str {
+    "ok"
+}
+
+async fn hello_body(body: axum::body::Bytes) -> String {
+    body.len().to_string()
+}
+
+pub fn bare() -> Router {
+    Router::new().route("/r", get(hello).post(hello_body))
+}
+
+/// What services use today: request id set, propagated, and a trace span per request.
+pub fn tower_http_stack() -> Router {
+    bare()
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+pub fn store() -> CachedLookup<MemoryStore> {
+    let store = MemoryStore::new();
+    store.insert(&SessionId::parse(SESSION).unwrap(), SessionRecord::for_user("bench-user"), Duration::from_secs(3600));
+    CachedLookup::new(store)
+}
+
+pub fn layered() -> Router {
+    bare().layer(SessionContextLayer::new(store()))
+}
+
+pub fn get_with_header() -> Request<Body> {
+    Request::get("/r").header("x-session-id", SESSION).body(Body::empty()).unwrap()
+}
+
+pub fn get_without_session() -> Request<Body> {
+    Request::get("/r").body(Body::empty()).unwrap()
+}
+
+/// A JSON body of `size` bytes with the session id as its first field.
+pub fn json_body(size: usize) -> Vec<u8> {
+    let mut body = format!(r#"{{"session_id":"{SESSION}","items":["#).into_bytes();
+    let mut n = 0;
+    while body.len() + 40 < size {
+        body.extend_from_slice(format!(r#"{{"id":{n},"name":"item-{n}","ok":true}},"#).as_bytes());
+        n += 1;
+    }
+    body.extend_from_slice(br#"{"id":-1}],"note":""#);
+    body.resize(size - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+pub fn post_json(body: &'static [u8]) -> Request<Body> {
+    Request::post("/r")
+        .header("content-type", "application/json")
+        .header("content-length", body.len())
+        .body(Body::from(body))
+        .unwrap()
+}

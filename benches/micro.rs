@@ -1,0 +1,104 @@
+//! The pieces: reading the context, entering a scope, making a correlation id, peeking a
+//! body against parsing it, and the targeted-tracing filter on an enabled event.
+//!
+//! `cargo bench --bench micro`
+// criterion_group! generates undocumented functions.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use sessionscope::{CorrelationId, Dimension, RequestContext, SessionId, SessionSource, TargetedFilter};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn context() -> std::sync::Arc<RequestContext> {
+    RequestContext::builder()
+        .session(SessionId::parse(common::SESSION).unwrap(), SessionSource::Header)
+        .user_id("bench-user")
+        .build()
+}
+
+fn context_access(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut group = c.benchmark_group("context");
+    let ctx = context();
+    rt.block_on(sessionscope::scope(ctx.clone(), async {
+        group.bench_function("current", |b| b.iter(|| black_box(sessionscope::current())));
+        group.bench_function("with_current_user_id", |b| {
+            b.iter(|| sessionscope::with_current(|c| black_box(c.and_then(|c| c.user_id()).map(str::len))))
+        });
+    }));
+    let arc = ctx.clone();
+    group.bench_function("arc_clone_reference", |b| b.iter(|| black_box(arc.clone())));
+    group.bench_function("block_on_ready_reference", |b| b.to_async(&rt).iter(|| async { black_box(1) }));
+    group.bench_function("scope_ready_future", |b| {
+        b.to_async(&rt).iter(|| sessionscope::scope(ctx.clone(), async { black_box(1) }))
+    });
+    group.bench_function("correlation_id_generate", |b| b.iter(|| black_box(CorrelationId::generate())));
+    group.bench_function("fingerprint", |b| {
+        b.iter(|| black_box(sessionscope::Fingerprint::of(black_box(common::SESSION))))
+    });
+    group.finish();
+}
+
+#[derive(serde::Deserialize)]
+struct OneField<'a> {
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    session_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn body_peek(c: &mut Criterion) {
+    let mut group = c.benchmark_group("body");
+    for size in [1024, 64 * 1024] {
+        let body = common::json_body(size);
+        group.bench_with_input(BenchmarkId::new("peek", size), &body, |b, body| {
+            b.iter(|| black_box(sessionscope::fuzzing::peek(black_box(body))))
+        });
+        group.bench_with_input(BenchmarkId::new("serde_json_value", size), &body, |b, body| {
+            b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body)).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("one_field_struct", size), &body, |b, body| {
+            b.iter(|| black_box(serde_json::from_slice::<OneField<'_>>(black_box(body)).unwrap().session_id.is_some()))
+        });
+    }
+    group.finish();
+}
+
+fn targeting(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut group = c.benchmark_group("filter");
+    let sink = || tracing_subscriber::fmt::layer().with_writer(std::io::sink);
+    let plain = tracing_subscriber::registry().with(sink().with_filter(LevelFilter::INFO));
+    let untargeted = TargetedFilter::new(LevelFilter::INFO);
+    let no_targets = tracing_subscriber::registry().with(sink().with_filter(untargeted));
+    let targeted = TargetedFilter::new(LevelFilter::INFO);
+    targeted.handle().add(Dimension::User, "someone-else", None);
+    let with_targets = tracing_subscriber::registry().with(sink().with_filter(targeted));
+    let subscribers: Vec<(&str, tracing::Dispatch)> = vec![
+        ("level_filter", plain.into()),
+        ("targeted_no_targets", no_targets.into()),
+        ("targeted_with_targets", with_targets.into()),
+    ];
+    let ctx = context();
+    for (name, dispatch) in &subscribers {
+        tracing::dispatcher::with_default(dispatch, || {
+            rt.block_on(sessionscope::scope(ctx.clone(), async {
+                group.bench_function(BenchmarkId::new("info_event", name), |b| {
+                    b.iter(|| tracing::info!(n = black_box(1), "enabled event"))
+                });
+                group.bench_function(BenchmarkId::new("debug_event", name), |b| {
+                    b.iter(|| tracing::debug!(n = black_box(1), "verbose event"))
+                });
+            }));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, context_access, body_peek, targeting);
+criterion_main!(benches);
