@@ -35,6 +35,9 @@ fn measure(rt: &tokio::runtime::Runtime, app: &Router, request: &dyn Fn() -> Req
     (change.allocations as f64 / REQUESTS as f64, change.bytes_allocated as f64 / REQUESTS as f64)
 }
 
+/// A variant: its name, the service, and how to make its request.
+type Variant = (&'static str, Router, Box<dyn Fn() -> Request<Body>>);
+
 fn main() {
     // `cargo test --benches` runs bench binaries with `--bench` absent: stay quick there.
     if !std::env::args().any(|a| a == "--bench") {
@@ -42,7 +45,7 @@ fn main() {
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let body_1k: &'static [u8] = common::json_body(1024).leak();
-    let variants: Vec<(&str, Router, Box<dyn Fn() -> Request<Body>>)> = vec![
+    let variants: Vec<Variant> = vec![
         ("bare", common::bare(), Box::new(common::get_with_header)),
         ("tower_http_stack", common::tower_http_stack(), Box::new(common::get_with_header)),
         ("layer_header_cache_hit", common::layered(), Box::new(common::get_with_header)),

@@ -20,7 +20,9 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer, SessionIdSource, SessionRecord, with_session_context};
+use sessionscope::{
+    CachedLookup, MemoryStore, SessionContextLayer, SessionIdSource, SessionRecord, with_session_context,
+};
 
 /// What one piece of code saw of the request context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
