@@ -28,6 +28,8 @@ fn measure(rt: &tokio::runtime::Runtime, app: &Router, request: &dyn Fn() -> Req
             drop(response);
         }
     };
+    let status = rt.block_on(app.clone().oneshot(request())).unwrap().status();
+    assert_eq!(status, 200, "a variant must measure a successful request");
     run(200);
     let region = Region::new(GLOBAL);
     run(REQUESTS);
@@ -52,6 +54,9 @@ fn main() {
         ("layer_no_session", common::layered(), Box::new(common::get_without_session)),
         ("bare_post_1k", common::bare(), Box::new(move || common::post_json(body_1k))),
         ("layer_body_peek_1k", common::layered(), Box::new(move || common::post_json(body_1k))),
+        ("bare_typed_json_1k", common::bare(), Box::new(move || common::post_typed(body_1k))),
+        ("macro_typed_body_1k", common::macro_only(), Box::new(move || common::post_typed(body_1k))),
+        ("layer_macro_typed_body_1k", common::layer_and_macro(), Box::new(move || common::post_typed(body_1k))),
     ];
     println!("| variant | spans | allocations/request | bytes/request |");
     println!("| --- | --- | ---: | ---: |");

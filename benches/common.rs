@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use http::Request;
-use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer, SessionId, SessionRecord};
+use serde::Deserialize;
+use sessionscope::{
+    CachedLookup, MemoryStore, SessionContextLayer, SessionId, SessionIdSource, SessionRecord, SharedLookup,
+    with_session_context,
+};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -21,8 +25,50 @@ async fn hello_body(body: axum::body::Bytes) -> String {
     body.len().to_string()
 }
 
+/// The body `json_body` makes, as a handler would declare it.
+#[derive(Deserialize, SessionIdSource)]
+pub struct TypedBody {
+    #[session_id]
+    session_id: String,
+    items: Vec<Item>,
+    note: String,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    id: i64,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+fn summarize(body: &TypedBody) -> String {
+    let ids: i64 = body.items.iter().map(|i| i.id).sum();
+    let names = body.items.iter().filter(|i| i.name.is_some()).count();
+    format!("{} {ids} {names} {}", body.session_id.len(), body.note.len())
+}
+
+async fn typed_plain(Json(body): Json<TypedBody>) -> String {
+    summarize(&body)
+}
+
+#[with_session_context]
+async fn typed_macro(Json(body): Json<TypedBody>) -> String {
+    summarize(&body)
+}
+
 pub fn bare() -> Router {
-    Router::new().route("/r", get(hello).post(hello_body))
+    Router::new().route("/r", get(hello).post(hello_body)).route("/t", post(typed_plain))
+}
+
+/// `#[with_session_context]` alone: the id comes from the typed body, the store from an
+/// extension.
+pub fn macro_only() -> Router {
+    Router::new().route("/t", post(typed_macro)).layer(Extension(SharedLookup::new(store())))
+}
+
+/// The layer and the macro together.
+pub fn layer_and_macro() -> Router {
+    Router::new().route("/t", post(typed_macro)).layer(SessionContextLayer::new(store()))
 }
 
 /// What services use today: request id set, propagated, and a trace span per request.
@@ -66,7 +112,15 @@ pub fn json_body(size: usize) -> Vec<u8> {
 }
 
 pub fn post_json(body: &'static [u8]) -> Request<Body> {
-    Request::post("/r")
+    post_json_to("/r", body)
+}
+
+pub fn post_typed(body: &'static [u8]) -> Request<Body> {
+    post_json_to("/t", body)
+}
+
+fn post_json_to(path: &str, body: &'static [u8]) -> Request<Body> {
+    Request::post(path)
         .header("content-type", "application/json")
         .header("content-length", body.len())
         .body(Body::from(body))

@@ -35,7 +35,14 @@ fn requests(c: &mut Criterion) {
         ("layer_no_session", common::layered(), |_| common::get_without_session()),
         ("bare_post_1k", common::bare(), common::post_json),
         ("layer_body_peek_1k", common::layered(), common::post_json),
+        ("bare_typed_json_1k", common::bare(), common::post_typed),
+        ("macro_typed_body_1k", common::macro_only(), common::post_typed),
+        ("layer_macro_typed_body_1k", common::layer_and_macro(), common::post_typed),
     ];
+    for (name, app, request) in &variants {
+        let response = rt.block_on(app.clone().oneshot(request(body_1k))).unwrap();
+        assert_eq!(response.status(), 200, "variant {name} must measure a successful request");
+    }
     for (spans, level) in [("spans_off", LevelFilter::WARN), ("spans_on", LevelFilter::DEBUG)] {
         tracing::subscriber::with_default(subscriber(level), || {
             let mut group = c.benchmark_group(format!("request/{spans}"));
