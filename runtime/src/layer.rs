@@ -243,23 +243,17 @@ where
     L: SessionLookup,
 {
     let (mut parts, body) = req.into_parts();
-    let correlation_id = incoming_correlation_id(&parts, &config).unwrap_or_else(CorrelationId::generate);
-    let http = HttpAttributes::from_parts(&parts);
-    let span = crate::trace::request_span(&correlation_id, &http);
-    #[cfg(feature = "opentelemetry")]
-    crate::otel::set_parent(&span, &parts.headers);
-
-    let mut found = span.in_scope(|| config.sources.read_parts(&parts));
+    let (ctx, mut found) = begin(&parts, &config);
+    let span = ctx.span().clone();
     let body = if found.chosen.is_none() && config.sources.body_peekable(&parts, body.size_hint().upper()) {
-        peek_into(&mut found, body, &config.sources, &span).await
+        let body = peek_into(&mut found, body, &config.sources, &span).await;
+        if found.invalid_seen {
+            ctx.mark_invalid_session_seen();
+        }
+        body
     } else {
         body
     };
-
-    let ctx = RequestContext::builder().correlation_id(correlation_id).http(http).span(span.clone()).build_inner();
-    if found.invalid_seen {
-        ctx.mark_invalid_session_seen();
-    }
     if let Some((id, source)) = found.chosen {
         crate::trace::record_session(&span, &id, source);
         let identity =
@@ -286,7 +280,21 @@ where
     Ok(response)
 }
 
-pub(crate) fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
+/// What both entry points do first: take or make the correlation id, open the request
+/// span, build the context (identity still open) and read header, query and cookie.
+pub(crate) fn begin(parts: &Parts, config: &Config) -> (RequestContext, Found) {
+    let correlation_id = incoming_correlation_id(parts, config).unwrap_or_else(CorrelationId::generate);
+    let http = HttpAttributes::from_parts(parts);
+    let span = crate::trace::request_span(&correlation_id, &http, &parts.headers);
+    let found = span.in_scope(|| config.sources.read_parts(parts));
+    let ctx = RequestContext::builder().correlation_id(correlation_id).http(http).span(span).build_inner();
+    if found.invalid_seen {
+        ctx.mark_invalid_session_seen();
+    }
+    (ctx, found)
+}
+
+fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
     config.correlation_headers.iter().find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
 }
 

@@ -15,8 +15,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use tracing::Instrument as _;
 
-use crate::context::{HttpAttributes, Identity, LookupOutcome, RequestContext, SessionSource};
-use crate::correlation::CorrelationId;
+use crate::context::{Identity, LookupOutcome, RequestContext, SessionSource};
 use crate::extract::SessionContext;
 use crate::layer::Config;
 use crate::lookup::SharedLookup;
@@ -76,15 +75,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Entry {
 
 /// Builds the context the way the layer does, with the layer's default settings.
 fn standalone(parts: &mut Parts) -> Entry {
-    let config = &*DEFAULT_CONFIG;
-    let correlation_id = crate::layer::incoming_correlation_id(parts, config).unwrap_or_else(CorrelationId::generate);
-    let http = HttpAttributes::from_parts(parts);
-    let span = crate::trace::request_span(&correlation_id, &http);
-    let found = span.in_scope(|| config.sources.read_parts(parts));
-    let ctx = Arc::new(RequestContext::builder().correlation_id(correlation_id).http(http).span(span).build_inner());
-    if found.invalid_seen {
-        ctx.mark_invalid_session_seen();
-    }
+    let (ctx, found) = crate::layer::begin(parts, &DEFAULT_CONFIG);
+    let ctx = Arc::new(ctx);
     // Extractors after this one (`SessionContext`) see the same context.
     parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
     let lookup = parts.extensions.get::<SharedLookup>().cloned();

@@ -13,8 +13,9 @@ use crate::session_id::SessionId;
 /// The name of the span that wraps every request.
 pub const REQUEST_SPAN: &str = "request";
 
-/// Makes the request span with every field declared, so later `record` calls land.
-pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes) -> Span {
+/// Makes the request span with every field declared, so later `record` calls land. With
+/// feature `opentelemetry`, a W3C `traceparent` in `headers` makes it join the caller's trace.
+pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes, headers: &http::HeaderMap) -> Span {
     let span = tracing::info_span!(
         "request",
         correlation_id = %correlation_id,
@@ -35,6 +36,10 @@ pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes
     if !span.is_disabled() {
         record_http(&span, http);
     }
+    #[cfg(feature = "opentelemetry")]
+    crate::otel::set_parent(&span, headers);
+    #[cfg(not(feature = "opentelemetry"))]
+    let _ = headers;
     span
 }
 
