@@ -2,13 +2,11 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    CountingStore, FailingStore, HangingStore, PanickingStore, Probe, TestServer, correlation_header, json,
-    probe_routes, seeded_store,
+    Counting, FailingStore, HangingStore, PanickingStore, Probe, TestServer, correlation_header, json, probe_routes,
+    seeded_store,
 };
 use sessionscope::testing;
 use sessionscope::{CachedLookup, SessionContextLayer, SessionLookup};
@@ -141,12 +139,11 @@ async fn require_user_answers_401_for_no_user_and_503_for_a_broken_store() {
 
 #[tokio::test]
 async fn cache_keeps_repeat_requests_off_the_store() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let store = CountingStore { inner: seeded_store(), calls: Arc::clone(&calls) };
-    let srv = server(SessionContextLayer::new(CachedLookup::new(store))).await;
+    let store = Counting::new(seeded_store());
+    let srv = server(SessionContextLayer::new(CachedLookup::new(store.clone()))).await;
     for n in 0..5 {
         assert_eq!(probe(&srv, "s-alice", &format!("cache-{n}")).await.handler.user_id.as_deref(), Some("alice"));
         assert_eq!(probe(&srv, "s-nobody", &format!("neg-{n}")).await.handler.outcome.as_deref(), Some("unknown"));
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "one call per distinct id, misses cached too");
+    assert_eq!(store.calls(), 2, "one call per distinct id, misses cached too");
 }

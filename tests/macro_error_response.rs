@@ -1,12 +1,13 @@
 //! The handler's output, error types included, is turned into a response inside the request
 //! context: an error's `IntoResponse` can read the context and its events carry its fields.
 
+mod common;
 mod macro_common;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use macro_common::{Server, correlation_header, store};
+use common::{TestServer, correlation_header, seeded_store};
 use sessionscope::{SharedLookup, with_session_context};
 
 struct AppError;
@@ -37,8 +38,8 @@ async fn fallible() -> Result<&'static str, AppError> {
 #[tokio::test]
 async fn error_into_response_sees_the_context() {
     let capture = sessionscope::testing::capture();
-    let app = Router::new().route("/fallible", get(fallible)).layer(Extension(SharedLookup::new(store())));
-    let server = Server::start(app).await;
+    let app = Router::new().route("/fallible", get(fallible)).layer(Extension(SharedLookup::new(seeded_store())));
+    let server = TestServer::start(app).await;
     let response = server.get("/fallible").header("x-session-id", "s-alice").send().await.unwrap();
     assert_eq!(response.status(), 422);
     let correlation_id = correlation_header(&response);

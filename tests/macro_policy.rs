@@ -1,12 +1,13 @@
 //! `require_session` and `require_user` on a handler: the status and JSON body a client sees.
 
+mod common;
 mod macro_common;
 
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Router};
-use macro_common::{Failing, Hanging, Server, correlation_header, store};
+use common::{FailingStore, HangingStore, TestServer, correlation_header, seeded_store};
 use sessionscope::{SessionContextLayer, SharedLookup, with_session_context};
 
 #[with_session_context(require_session)]
@@ -34,7 +35,7 @@ async fn rejected(response: reqwest::Response, status: u16, code: &str) {
 
 #[tokio::test]
 async fn require_session_answers_401_without_an_id_and_400_for_a_malformed_one() {
-    let server = Server::start(routes().layer(Extension(SharedLookup::new(store())))).await;
+    let server = TestServer::start(routes().layer(Extension(SharedLookup::new(seeded_store())))).await;
     rejected(server.get("/session").send().await.unwrap(), 401, "session_required").await;
     rejected(
         server.get("/session").header("x-session-id", "has space").send().await.unwrap(),
@@ -48,7 +49,7 @@ async fn require_session_answers_401_without_an_id_and_400_for_a_malformed_one()
 
 #[tokio::test]
 async fn require_user_answers_401_for_unknown_and_anonymous_sessions() {
-    let server = Server::start(routes().layer(Extension(SharedLookup::new(store())))).await;
+    let server = TestServer::start(routes().layer(Extension(SharedLookup::new(seeded_store())))).await;
     rejected(server.get("/user").send().await.unwrap(), 401, "session_required").await;
     rejected(server.get("/user").header("x-session-id", "s-unknown").send().await.unwrap(), 401, "user_required").await;
     rejected(server.get("/user").header("x-session-id", "s-anon").send().await.unwrap(), 401, "user_required").await;
@@ -58,7 +59,7 @@ async fn require_user_answers_401_for_unknown_and_anonymous_sessions() {
 
 #[tokio::test]
 async fn require_user_answers_503_when_the_store_fails_or_times_out() {
-    let failing = Server::start(routes().layer(Extension(SharedLookup::new(Failing)))).await;
+    let failing = TestServer::start(routes().layer(Extension(SharedLookup::new(FailingStore)))).await;
     rejected(
         failing.get("/user").header("x-session-id", "s-alice").send().await.unwrap(),
         503,
@@ -66,7 +67,7 @@ async fn require_user_answers_503_when_the_store_fails_or_times_out() {
     )
     .await;
     // Without the layer the default timeout (250 ms) applies.
-    let hanging = Server::start(routes().layer(Extension(SharedLookup::new(Hanging)))).await;
+    let hanging = TestServer::start(routes().layer(Extension(SharedLookup::new(HangingStore)))).await;
     rejected(
         hanging.get("/user").header("x-session-id", "s-alice").send().await.unwrap(),
         503,
@@ -77,8 +78,8 @@ async fn require_user_answers_503_when_the_store_fails_or_times_out() {
 
 #[tokio::test]
 async fn the_handlers_policy_applies_behind_a_permissive_layer() {
-    let layer = SessionContextLayer::new(Hanging).lookup_timeout(Duration::from_millis(30));
-    let server = Server::start(routes().layer(layer)).await;
+    let layer = SessionContextLayer::new(HangingStore).lookup_timeout(Duration::from_millis(30));
+    let server = TestServer::start(routes().layer(layer)).await;
     rejected(server.get("/session").send().await.unwrap(), 401, "session_required").await;
     rejected(
         server.get("/user").header("x-session-id", "s-alice").send().await.unwrap(),

@@ -2,11 +2,13 @@
 //! finds the id, looks it up through the `SharedLookup` extension and answers with
 //! `x-correlation-id`.
 
+mod common;
 mod macro_common;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use macro_common::{Counting, Seen, Server, correlation_header, store};
+use common::{Counting, TestServer, correlation_header, seeded_store};
+use macro_common::Seen;
 use sessionscope::{SharedLookup, with_session_context};
 
 #[with_session_context(operation = "whoami", phase = "intake")]
@@ -26,8 +28,8 @@ fn app(lookup: Option<SharedLookup>) -> Router {
 #[tokio::test]
 async fn header_session_is_looked_up_through_the_extension_store() {
     let capture = sessionscope::testing::capture();
-    let store = Counting::new(store());
-    let server = Server::start(app(Some(SharedLookup::new(store.clone())))).await;
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(Some(SharedLookup::new(store.clone())))).await;
 
     let response = server.get("/whoami/1").header("x-session-id", "s-alice").send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -56,7 +58,7 @@ async fn header_session_is_looked_up_through_the_extension_store() {
 
 #[tokio::test]
 async fn incoming_correlation_id_is_kept_and_echoed() {
-    let server = Server::start(app(Some(SharedLookup::new(store())))).await;
+    let server = TestServer::start(app(Some(SharedLookup::new(seeded_store())))).await;
     let response = server.get("/whoami/2?session_id=s-bob").header("x-request-id", "req-42").send().await.unwrap();
     assert_eq!(correlation_header(&response), "req-42");
     let seen: Seen = response.json().await.unwrap();
@@ -66,7 +68,7 @@ async fn incoming_correlation_id_is_kept_and_echoed() {
 
 #[tokio::test]
 async fn without_a_store_the_lookup_is_skipped() {
-    let server = Server::start(app(None)).await;
+    let server = TestServer::start(app(None)).await;
     let response = server.get("/whoami/3").header("x-session-id", "s-alice").send().await.unwrap();
     assert_eq!(response.status(), 200);
     let seen: Seen = response.json().await.unwrap();
@@ -76,7 +78,7 @@ async fn without_a_store_the_lookup_is_skipped() {
 
 #[tokio::test]
 async fn without_a_session_the_handler_still_runs_in_a_context() {
-    let server = Server::start(app(Some(SharedLookup::new(store())))).await;
+    let server = TestServer::start(app(Some(SharedLookup::new(seeded_store())))).await;
     let response = server.get("/whoami/4").send().await.unwrap();
     let correlation_id = correlation_header(&response);
     let seen: Seen = response.json().await.unwrap();
@@ -86,7 +88,7 @@ async fn without_a_session_the_handler_still_runs_in_a_context() {
 
 #[tokio::test]
 async fn context_does_not_leak_between_requests() {
-    let server = Server::start(app(Some(SharedLookup::new(store())))).await;
+    let server = TestServer::start(app(Some(SharedLookup::new(seeded_store())))).await;
     let (a, b) = tokio::join!(
         server.get("/whoami/5").header("x-session-id", "s-alice").send(),
         server.get("/whoami/6").header("x-session-id", "s-bob").send(),

@@ -1,11 +1,13 @@
 //! The typed body source: the session id read from the handler's deserialized `Json<T>`,
 //! in priority after header and query, with conflicts logged by fingerprint only.
 
+mod common;
 mod macro_common;
 
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use macro_common::{Counting, Seen, Server, Step, correlation_header, store};
+use common::{Counting, TestServer, correlation_header, seeded_store};
+use macro_common::{Seen, Step};
 use sessionscope::{Fingerprint, SharedLookup, with_session_context};
 
 #[with_session_context(operation = "step")]
@@ -20,8 +22,8 @@ fn app(store: &Counting<sessionscope::MemoryStore>) -> Router {
 
 #[tokio::test]
 async fn session_id_comes_from_the_typed_body() {
-    let store = Counting::new(store());
-    let server = Server::start(app(&store)).await;
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(&store)).await;
     let body = serde_json::json!({"sessionId": "s-alice", "investigationId": "inv-7", "note": "n"});
     let response = server.post("/step").json(&body).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -35,8 +37,8 @@ async fn session_id_comes_from_the_typed_body() {
 #[tokio::test]
 async fn header_beats_body_and_the_conflict_is_logged_by_fingerprint() {
     let capture = sessionscope::testing::capture();
-    let store = Counting::new(store());
-    let server = Server::start(app(&store)).await;
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(&store)).await;
     let response = server
         .post("/step")
         .header("x-session-id", "s-bob")
@@ -65,8 +67,8 @@ async fn header_beats_body_and_the_conflict_is_logged_by_fingerprint() {
 
 #[tokio::test]
 async fn a_missing_body_id_leaves_no_session() {
-    let store = Counting::new(store());
-    let server = Server::start(app(&store)).await;
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(&store)).await;
     let response = server.post("/step").json(&serde_json::json!({"note": "no id"})).send().await.unwrap();
     let seen: Seen = response.json().await.unwrap();
     assert_eq!((seen.outcome.as_str(), seen.source), ("no_session", None));

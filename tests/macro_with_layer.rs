@@ -1,13 +1,15 @@
 //! `SessionContextLayer` + `#[with_session_context]`: the handler refines the layer's context
 //! and never looks a session up twice.
 
+mod common;
 mod macro_common;
 
 use std::time::Duration;
 
 use axum::routing::post;
 use axum::{Json, Router};
-use macro_common::{Counting, Hanging, Seen, Server, Step, correlation_header, store};
+use common::{Counting, HangingStore, TestServer, correlation_header, seeded_store};
+use macro_common::{Seen, Step};
 use sessionscope::{SessionContextLayer, with_session_context};
 
 #[with_session_context(operation = "layered", phase = "review")]
@@ -21,8 +23,8 @@ fn app<L: sessionscope::SessionLookup>(layer: SessionContextLayer<L>) -> Router 
 
 #[tokio::test]
 async fn the_layers_lookup_is_the_only_one() {
-    let store = Counting::new(store());
-    let server = Server::start(app(SessionContextLayer::new(store.clone()))).await;
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(SessionContextLayer::new(store.clone()))).await;
     let response = server
         .post("/layered")
         .header("x-correlation-id", "corr-layer-1")
@@ -42,8 +44,8 @@ async fn the_layers_lookup_is_the_only_one() {
 #[tokio::test]
 async fn a_typed_body_id_is_looked_up_through_the_layers_store() {
     let capture = sessionscope::testing::capture();
-    let store = Counting::new(store());
-    let server = Server::start(app(SessionContextLayer::new(store.clone()))).await;
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(SessionContextLayer::new(store.clone()))).await;
     // `sessionId` is not the layer's body field, so only the typed body finds it.
     let response = server
         .post("/layered")
@@ -66,8 +68,8 @@ async fn a_typed_body_id_is_looked_up_through_the_layers_store() {
 
 #[tokio::test]
 async fn the_layers_timeout_applies_to_a_typed_body_lookup() {
-    let layer = SessionContextLayer::new(Hanging).lookup_timeout(Duration::from_millis(50));
-    let server = Server::start(app(layer)).await;
+    let layer = SessionContextLayer::new(HangingStore).lookup_timeout(Duration::from_millis(50));
+    let server = TestServer::start(app(layer)).await;
     let started = std::time::Instant::now();
     let response = server.post("/layered").json(&serde_json::json!({"sessionId": "s-bob"})).send().await.unwrap();
     let seen: Seen = response.json().await.unwrap();

@@ -7,11 +7,9 @@
 mod common;
 mod redis_support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{CountingStore, Probe, TestServer, json, probe_routes};
+use common::{Counting, Probe, TestServer, json, probe_routes};
 use sessionscope::{
     CachedLookup, RecordFormat, RedisStore, SessionContextLayer, SessionId, SessionLookup, SessionRecord, testing,
 };
@@ -138,19 +136,18 @@ async fn cache_hits_never_reach_redis_even_while_it_is_down() {
     let Some(mut redis) = redis_support::start() else { return };
     let store = store(&redis.url());
     let alice = store.create(&SessionRecord::for_user("alice"), HOUR).await.unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counting = CountingStore { inner: store, calls: Arc::clone(&calls) };
-    let server = app_on(CachedLookup::new(counting)).await;
+    let counting = Counting::new(store);
+    let server = app_on(CachedLookup::new(counting.clone())).await;
 
     for _ in 0..5 {
         assert_eq!(outcome(&probe(&server, &alice).await.0), "found");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "one miss, then hits only");
+    assert_eq!(counting.calls(), 1, "one miss, then hits only");
 
     redis.kill();
     let (probe, _) = probe(&server, &alice).await;
     assert_eq!(probe.handler.user_id.as_deref(), Some("alice"), "served from the cache with Redis gone");
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(counting.calls(), 1);
 }
 
 #[tokio::test]

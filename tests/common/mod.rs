@@ -157,13 +157,24 @@ impl SessionLookup for PanickingStore {
     }
 }
 
-/// Counts calls through to another store.
-pub struct CountingStore<L> {
-    pub inner: L,
+/// Counts the lookups that reach the store it wraps. Clones share the count.
+#[derive(Clone)]
+pub struct Counting<L> {
+    pub inner: Arc<L>,
     pub calls: Arc<AtomicUsize>,
 }
 
-impl<L: SessionLookup> SessionLookup for CountingStore<L> {
+impl<L> Counting<L> {
+    pub fn new(inner: L) -> Self {
+        Self { inner: Arc::new(inner), calls: Arc::default() }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl<L: SessionLookup> SessionLookup for Counting<L> {
     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.lookup(id).await
