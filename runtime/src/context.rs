@@ -112,14 +112,29 @@ impl Identity {
 #[derive(Debug, Clone, Default)]
 pub struct HttpAttributes {
     pub(crate) method: Option<http::Method>,
-    pub(crate) route: Option<Arc<str>>,
+    pub(crate) route: Option<Route>,
     pub(crate) client_ip: Option<std::net::IpAddr>,
     pub(crate) user_agent: Option<Arc<str>>,
 }
 
+/// The matched route: the router's own (shared, not copied) or one given by hand.
+#[derive(Debug, Clone)]
+pub(crate) enum Route {
+    Matched(axum::extract::MatchedPath),
+    Given(Arc<str>),
+}
+
 impl HttpAttributes {
+    /// The matched route template.
+    pub(crate) fn route(&self) -> Option<&str> {
+        self.route.as_ref().map(|route| match route {
+            Route::Matched(matched) => matched.as_str(),
+            Route::Given(given) => given,
+        })
+    }
+
     pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
-        let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|p| Arc::from(p.as_str()));
+        let route = parts.extensions.get::<axum::extract::MatchedPath>().cloned().map(Route::Matched);
         let client_ip = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let user_agent = parts
             .headers
@@ -236,7 +251,7 @@ impl RequestContext {
 
     /// The matched route template, e.g. `/users/{id}`, when the router knew it.
     pub fn route(&self) -> Option<&str> {
-        self.http.route.as_deref()
+        self.http.route()
     }
 
     /// The peer address of the connection, when the server recorded it (`ConnectInfo`).
@@ -300,6 +315,11 @@ impl RequestContext {
     /// already settled (the first answer stands).
     pub(crate) fn settle_identity(&self, identity: Identity) -> bool {
         crate::trace::record_lookup(&self.span, &identity);
+        self.identity.set(identity).is_ok()
+    }
+
+    /// Settles who the request is when its span was created with these fields already.
+    pub(crate) fn settle_identity_unrecorded(&self, identity: Identity) -> bool {
         self.identity.set(identity).is_ok()
     }
 
@@ -392,7 +412,7 @@ impl RequestContextBuilder {
 
     /// Sets the matched route template.
     pub fn route(mut self, route: impl AsRef<str>) -> Self {
-        self.http.route = Some(Arc::from(route.as_ref()));
+        self.http.route = Some(Route::Given(Arc::from(route.as_ref())));
         self
     }
 

@@ -17,11 +17,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::__private::LayerHandoff;
-use crate::context::{HttpAttributes, RequestContext, SessionSource};
+use crate::context::{HttpAttributes, Identity, RequestContext, SessionSource};
 use crate::correlation::CorrelationId;
 use crate::extract::SessionContext;
 use crate::lookup::{SessionLookup, SharedLookup};
-use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, look_up};
+use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, look_up, look_up_now};
 use crate::source::{BodyPeek, Found, Sources, peek_body};
 
 /// The header that carries the correlation id in and out.
@@ -215,35 +215,138 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The clone is the one not yet polled ready; keep the ready one for this call.
-        let fresh = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, fresh);
-        let lookup = Arc::clone(&self.lookup);
-        let config = Arc::clone(&self.config);
-        Box::pin(handle(ready, lookup, config, self.handoff.clone(), req))
+        let (parts, body) = req.into_parts();
+        let start = Start::read(&parts, &self.config);
+        let needs_peek =
+            start.found.chosen.is_none() && self.config.sources.body_peekable(&parts, body.size_hint().upper());
+        // Fast path: everything is known without waiting (no session, or the store answered
+        // from memory), so the context is built here and the inner service called at once.
+        let known = match &start.found.chosen {
+            _ if needs_peek => None,
+            None => Some(None),
+            Some((id, source)) => look_up_now(&*self.lookup, id, *source).map(Some),
+        };
+        match known {
+            Some(identity) => {
+                let (ctx, _) = start.open(&parts.headers, identity.as_ref());
+                if let Some(identity) = identity {
+                    ctx.settle_identity_unrecorded(identity);
+                }
+                self.run(Arc::new(ctx), parts, body)
+            }
+            None => {
+                // The clone is the one not yet polled ready; keep the ready one for this call.
+                let fresh = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, fresh);
+                let slow = handle(
+                    ready,
+                    Arc::clone(&self.lookup),
+                    Arc::clone(&self.config),
+                    self.handoff.clone(),
+                    start,
+                    parts,
+                    body,
+                );
+                ResponseFuture { state: State::Waiting { fut: Box::pin(slow) } }
+            }
+        }
     }
 }
 
+impl<S, L> SessionContextService<S, L>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+{
+    /// Applies the policy and calls the inner service inside the context.
+    fn run(&mut self, ctx: Arc<RequestContext>, mut parts: Parts, body: Body) -> ResponseFuture<S::Future> {
+        if let Err(rejection) = self.config.policy.check(&ctx) {
+            let mut response = rejection.into_response();
+            complete(&ctx, &mut response);
+            return ResponseFuture { state: State::Done { response: Some(response) } };
+        }
+        parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
+        if !ctx.identity_settled() {
+            // No id yet: a `#[with_session_context]` handler may find one in its typed body
+            // and looks it up through this layer's store and timeout.
+            parts.extensions.insert(self.handoff.clone());
+        }
+        let req = Request::from_parts(parts, body);
+        let inner = crate::scope::sync_scope(Arc::clone(&ctx), || self.inner.call(req));
+        ResponseFuture { state: State::Running { fut: crate::scope(Arc::clone(&ctx), inner), ctx: Some(ctx) } }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`SessionContextService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        // The inner service runs inside the context; the response is completed on the way out.
+        Running { #[pin] fut: crate::Scoped<F>, ctx: Option<Arc<RequestContext>> },
+        // The store or the body had to be awaited first.
+        Waiting { fut: BoxedResponse },
+        // Answered by the layer itself (a policy rejection).
+        Done { response: Option<Response> },
+    }
+}
+
+impl<F> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Running { fut, ctx } => {
+                let Ok(mut response) = std::task::ready!(fut.poll(cx));
+                if let Some(ctx) = ctx.take() {
+                    complete(&ctx, &mut response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            StateProj::Waiting { fut } => fut.as_mut().poll(cx),
+            StateProj::Done { response } => Poll::Ready(Ok(response.take().expect("polled after completion"))),
+        }
+    }
+}
+
+/// Echoes the correlation id and closes the request (span fields, summary event).
+fn complete(ctx: &RequestContext, response: &mut Response) {
+    echo_correlation_id(response, ctx.correlation_id());
+    crate::trace::finish(ctx, response.status());
+}
+
+/// The path that waits: for the body to be peeked, or for the store.
 async fn handle<S, L>(
     mut inner: S,
     lookup: Arc<L>,
     config: Arc<Config>,
     handoff: LayerHandoff,
-    req: Request<Body>,
+    start: Start,
+    mut parts: Parts,
+    body: Body,
 ) -> Result<Response, Infallible>
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
     L: SessionLookup,
 {
-    let (mut parts, body) = req.into_parts();
-    let (ctx, mut found) = begin(&parts, &config);
+    let (ctx, mut found) = start.open(&parts.headers, None);
     let span = ctx.span().clone();
     let body = if found.chosen.is_none() && config.sources.body_peekable(&parts, body.size_hint().upper()) {
         let body = peek_into(&mut found, body, &config.sources, &span).await;
@@ -256,8 +359,10 @@ where
     };
     if let Some((id, source)) = found.chosen {
         crate::trace::record_session(&span, &id, source);
-        let identity =
-            tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await;
+        let identity = match look_up_now(&*lookup, &id, source) {
+            Some(identity) => identity,
+            None => tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await,
+        };
         ctx.settle_identity(identity);
     }
     let ctx = Arc::new(ctx);
@@ -267,31 +372,45 @@ where
         Ok(()) => {
             parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
             if !ctx.identity_settled() {
-                // No id yet: a `#[with_session_context]` handler may find one in its typed
-                // body and looks it up through this layer's store and timeout.
                 parts.extensions.insert(handoff);
             }
             let req = Request::from_parts(parts, body);
             crate::scope(Arc::clone(&ctx), async move { inner.call(req).await }).await?
         }
     };
-    echo_correlation_id(&mut response, ctx.correlation_id());
-    crate::trace::finish(&ctx, response.status());
+    complete(&ctx, &mut response);
     Ok(response)
 }
 
-/// What both entry points do first: take or make the correlation id, open the request
-/// span, build the context (identity still open) and read header, query and cookie.
-pub(crate) fn begin(parts: &Parts, config: &Config) -> (RequestContext, Found) {
-    let correlation_id = incoming_correlation_id(parts, config).unwrap_or_else(CorrelationId::generate);
-    let http = HttpAttributes::from_parts(parts);
-    let span = crate::trace::request_span(&correlation_id, &http, &parts.headers);
-    let found = span.in_scope(|| config.sources.read_parts(parts));
-    let ctx = RequestContext::builder().correlation_id(correlation_id).http(http).span(span).build_inner();
-    if found.invalid_seen {
-        ctx.mark_invalid_session_seen();
+/// What both entry points read first: the correlation id (the caller's or a new one), the
+/// HTTP attributes, and the session id from header, query and cookie.
+pub(crate) struct Start {
+    correlation_id: CorrelationId,
+    http: HttpAttributes,
+    found: Found,
+}
+
+impl Start {
+    pub(crate) fn read(parts: &Parts, config: &Config) -> Self {
+        Self {
+            correlation_id: incoming_correlation_id(parts, config).unwrap_or_else(CorrelationId::generate),
+            http: HttpAttributes::from_parts(parts),
+            found: config.sources.read_parts(parts),
+        }
     }
-    (ctx, found)
+
+    /// Opens the request span (with the identity, when it is already known), logs what the
+    /// sources noted inside it, and builds the context with its identity still open.
+    pub(crate) fn open(self, headers: &http::HeaderMap, identity: Option<&Identity>) -> (RequestContext, Found) {
+        let Self { correlation_id, http, mut found } = self;
+        let span = crate::trace::request_span(&correlation_id, &http, headers, identity);
+        span.in_scope(|| found.emit());
+        let ctx = RequestContext::builder().correlation_id(correlation_id).http(http).span(span).build_inner();
+        if found.invalid_seen {
+            ctx.mark_invalid_session_seen();
+        }
+        (ctx, found)
+    }
 }
 
 fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
@@ -306,15 +425,18 @@ async fn peek_into(found: &mut Found, body: Body, sources: &Sources, span: &trac
         Ok(collected) => {
             let bytes = collected.to_bytes();
             let peeked = peek_body(&bytes, field);
-            span.in_scope(|| match peeked {
-                BodyPeek::Found(id) => found.offer(SessionSource::Body, Ok(id)),
-                BodyPeek::Invalid(reason) => found.offer(SessionSource::Body, Err(reason)),
-                BodyPeek::Absent | BodyPeek::Malformed => {}
-                // Present but unusable: malformed, like an id that fails validation.
-                BodyPeek::NotAString | BodyPeek::Duplicate => {
-                    found.invalid_seen = true;
-                    tracing::debug!(target: "sessionscope::source", reason = peek_kind(&peeked), "ignored the body's session id field");
+            span.in_scope(|| {
+                match peeked {
+                    BodyPeek::Found(id) => found.offer(SessionSource::Body, Ok(id)),
+                    BodyPeek::Invalid(reason) => found.offer(SessionSource::Body, Err(reason)),
+                    BodyPeek::Absent | BodyPeek::Malformed => {}
+                    // Present but unusable: malformed, like an id that fails validation.
+                    BodyPeek::NotAString | BodyPeek::Duplicate => {
+                        found.invalid_seen = true;
+                        tracing::debug!(target: "sessionscope::source", reason = peek_kind(&peeked), "ignored the body's session id field");
+                    }
                 }
+                found.emit();
             });
             Body::from(bytes)
         }

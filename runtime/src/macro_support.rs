@@ -75,7 +75,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Entry {
 
 /// Builds the context the way the layer does, with the layer's default settings.
 fn standalone(parts: &mut Parts) -> Entry {
-    let (ctx, found) = crate::layer::begin(parts, &DEFAULT_CONFIG);
+    let (ctx, found) = crate::layer::Start::read(parts, &DEFAULT_CONFIG).open(&parts.headers, None);
     let ctx = Arc::new(ctx);
     // Extractors after this one (`SessionContext`) see the same context.
     parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
@@ -157,8 +157,9 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
                 // The layer settled it: the typed body can only disagree (logged), never
                 // cause a second lookup.
                 if let Some(typed) = typed {
-                    let mut found = Found { chosen: Some((kept.0.clone(), kept.1)), invalid_seen: false };
-                    span.in_scope(|| found.offer(SessionSource::TypedBody, typed));
+                    let mut found = Found::with_chosen(kept.0.clone(), kept.1);
+                    found.offer(SessionSource::TypedBody, typed);
+                    span.in_scope(|| found.emit());
                 }
                 return;
             }
@@ -172,7 +173,8 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
         Mode::Standalone { found, lookup } => (found, lookup, DEFAULT_CONFIG.timeout),
     };
     if let Some(typed) = typed {
-        span.in_scope(|| found.offer(SessionSource::TypedBody, typed));
+        found.offer(SessionSource::TypedBody, typed);
+        span.in_scope(|| found.emit());
     }
     if found.invalid_seen {
         ctx.mark_invalid_session_seen();

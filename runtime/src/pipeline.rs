@@ -1,7 +1,6 @@
 //! The steps both entry points share: look the session up, apply the policy.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -9,7 +8,7 @@ use futures_util::FutureExt as _;
 use http::StatusCode;
 
 use crate::context::{Identity, LookupOutcome, RequestContext, SessionSource};
-use crate::lookup::SessionLookup;
+use crate::lookup::{LookupError, SessionLookup, SessionRecord};
 use crate::sanitize::sanitize;
 use crate::session_id::SessionId;
 
@@ -24,21 +23,11 @@ pub(crate) async fn look_up<L: SessionLookup>(
     id: SessionId,
     source: SessionSource,
 ) -> Identity {
-    let answer = tokio::time::timeout(timeout, AssertUnwindSafe(lookup.lookup(&id)).catch_unwind()).await;
-    let (user_id, outcome) = match answer {
-        Ok(Ok(Ok(Some(record)))) => match record.into_user_id() {
-            Some(user) => (Some(Arc::from(sanitize(&user).as_ref())), LookupOutcome::Found),
-            None => (None, LookupOutcome::Anonymous),
-        },
-        Ok(Ok(Ok(None))) => (None, LookupOutcome::Unknown),
-        Ok(Ok(Err(error))) => {
-            let error = crate::error_chain(&error);
-            tracing::warn!(target: "sessionscope::lookup", error = %sanitize(&error), "session lookup failed; continuing without a user");
-            (None, LookupOutcome::Failed)
-        }
+    match tokio::time::timeout(timeout, AssertUnwindSafe(lookup.lookup(&id)).catch_unwind()).await {
+        Ok(Ok(answer)) => identity_from(answer, id, source),
         Ok(Err(_panic)) => {
             tracing::warn!(target: "sessionscope::lookup", "session lookup panicked; continuing without a user");
-            (None, LookupOutcome::Failed)
+            degraded(id, source, LookupOutcome::Failed)
         }
         Err(_elapsed) => {
             tracing::warn!(
@@ -46,10 +35,39 @@ pub(crate) async fn look_up<L: SessionLookup>(
                 timeout_ms = timeout.as_millis() as u64,
                 "session lookup timed out; continuing without a user"
             );
-            (None, LookupOutcome::TimedOut)
+            degraded(id, source, LookupOutcome::TimedOut)
+        }
+    }
+}
+
+/// The store's answer when it has one at hand ([`SessionLookup::lookup_now`]). Only a
+/// clean answer counts: an error or a panic leaves the lookup to [`look_up`], which logs it
+/// inside the request span.
+pub(crate) fn look_up_now<L: SessionLookup>(lookup: &L, id: &SessionId, source: SessionSource) -> Option<Identity> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(id))) {
+        Ok(Some(Ok(record))) => Some(identity_from(Ok(record), id.clone(), source)),
+        _ => None,
+    }
+}
+
+fn identity_from(answer: Result<Option<SessionRecord>, LookupError>, id: SessionId, source: SessionSource) -> Identity {
+    let (user_id, outcome) = match answer {
+        Ok(Some(record)) => match record.into_user_id() {
+            Some(user) => (Some(crate::sanitize::sanitize_shared(user)), LookupOutcome::Found),
+            None => (None, LookupOutcome::Anonymous),
+        },
+        Ok(None) => (None, LookupOutcome::Unknown),
+        Err(error) => {
+            let error = crate::error_chain(&error);
+            tracing::warn!(target: "sessionscope::lookup", error = %sanitize(&error), "session lookup failed; continuing without a user");
+            (None, LookupOutcome::Failed)
         }
     };
     Identity { session: Some((id, source)), user_id, outcome }
+}
+
+fn degraded(id: SessionId, source: SessionSource, outcome: LookupOutcome) -> Identity {
+    Identity { session: Some((id, source)), user_id: None, outcome }
 }
 
 /// What a request must carry to reach the handler.

@@ -70,6 +70,12 @@ pub fn set_investigation_id(id: impl AsRef<str>) {
     });
 }
 
+/// Runs synchronous `f` with `ctx` as the current context, inside its request span.
+pub(crate) fn sync_scope<R>(ctx: Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
+    let span = ctx.span().clone();
+    CURRENT.sync_scope(ctx, || span.in_scope(f))
+}
+
 /// Runs `fut` with `ctx` as the current context, inside the context's request span.
 ///
 /// ```

@@ -25,7 +25,8 @@ pub const MAX_SESSION_ID_LEN: usize = 256;
 #[derive(Clone)]
 pub struct SessionId {
     raw: Arc<str>,
-    fingerprint: Arc<OnceLock<Fingerprint>>,
+    // Computed on first use; clones made after that carry it along.
+    fingerprint: OnceLock<Fingerprint>,
 }
 
 /// Why a value was not accepted as a session id. Never carries the value itself.
@@ -58,7 +59,7 @@ impl SessionId {
     }
 
     fn from_valid(value: &str) -> Self {
-        Self { raw: Arc::from(value), fingerprint: Arc::default() }
+        Self { raw: Arc::from(value), fingerprint: OnceLock::new() }
     }
 
     /// The raw session id. Use it to query a store; never log it.

@@ -33,41 +33,65 @@ impl Default for Sources {
     }
 }
 
-/// The session id chosen for a request, if any, and whether a bad one was seen.
+/// The session id chosen for a request, if any, whether a bad one was seen, and what is
+/// worth logging about the candidates (logged by [`Found::emit`], inside the request span).
 #[derive(Debug, Default)]
 pub(crate) struct Found {
     pub(crate) chosen: Option<(SessionId, SessionSource)>,
     pub(crate) invalid_seen: bool,
+    notes: Vec<Note>,
+}
+
+#[derive(Debug)]
+enum Note {
+    Invalid { source: SessionSource, reason: InvalidSessionId },
+    Conflict { kept: (SessionId, SessionSource), ignored: (SessionId, SessionSource) },
 }
 
 impl Found {
+    /// What the layer already chose, for a later source to be compared with.
+    pub(crate) fn with_chosen(id: SessionId, source: SessionSource) -> Self {
+        Self { chosen: Some((id, source)), ..Self::default() }
+    }
+
     /// Offers a candidate from a lower-priority source: it wins only if nothing won yet;
-    /// otherwise a differing value is a conflict, logged with fingerprints only.
+    /// otherwise a differing value is a conflict, noted with its fingerprint only.
     pub(crate) fn offer(&mut self, source: SessionSource, value: Result<SessionId, InvalidSessionId>) {
         let id = match value {
             Ok(id) => id,
             Err(reason) => {
                 self.invalid_seen = true;
-                tracing::debug!(
-                    target: "sessionscope::source",
-                    source = source.as_str(),
-                    %reason,
-                    "ignored an invalid session id"
-                );
+                self.notes.push(Note::Invalid { source, reason });
                 return;
             }
         };
         match &self.chosen {
             None => self.chosen = Some((id, source)),
-            Some((kept, kept_source)) if *kept != id => tracing::warn!(
-                target: "sessionscope::source",
-                kept_source = kept_source.as_str(),
-                kept_fingerprint = %kept.fingerprint(),
-                ignored_source = source.as_str(),
-                ignored_fingerprint = %id.fingerprint(),
-                "request carries two different session ids; the higher-priority source wins"
-            ),
+            Some(kept) if kept.0 != id => self.notes.push(Note::Conflict { kept: kept.clone(), ignored: (id, source) }),
             Some(_) => {}
+        }
+    }
+
+    /// Logs the notes taken so far (call it inside the request span). Invalid values are
+    /// never logged, conflicting ones by fingerprint only.
+    pub(crate) fn emit(&mut self) {
+        for note in self.notes.drain(..) {
+            match note {
+                Note::Invalid { source, reason } => tracing::debug!(
+                    target: "sessionscope::source",
+                    source = source.as_str(),
+                    %reason,
+                    "ignored an invalid session id"
+                ),
+                Note::Conflict { kept, ignored } => tracing::warn!(
+                    target: "sessionscope::source",
+                    kept_source = kept.1.as_str(),
+                    kept_fingerprint = %kept.0.fingerprint(),
+                    ignored_source = ignored.1.as_str(),
+                    ignored_fingerprint = %ignored.0.fingerprint(),
+                    "request carries two different session ids; the higher-priority source wins"
+                ),
+            }
         }
     }
 }

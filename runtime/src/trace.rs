@@ -13,49 +13,39 @@ use crate::session_id::SessionId;
 /// The name of the span that wraps every request.
 pub const REQUEST_SPAN: &str = "request";
 
-/// Makes the request span with every field declared, so later `record` calls land. With
-/// feature `opentelemetry`, a W3C `traceparent` in `headers` makes it join the caller's trace.
-pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes, headers: &http::HeaderMap) -> Span {
+/// Makes the request span with every field declared, so later `record` calls land, and
+/// every field already known given its value at once (one write instead of one per field).
+/// With feature `opentelemetry`, a W3C `traceparent` in `headers` makes it join the caller's
+/// trace.
+pub(crate) fn request_span(
+    correlation_id: &CorrelationId,
+    http: &HttpAttributes,
+    headers: &http::HeaderMap,
+    identity: Option<&Identity>,
+) -> Span {
+    let session = identity.and_then(|i| i.session.as_ref());
     let span = tracing::info_span!(
         "request",
         correlation_id = %correlation_id,
-        session.id = Empty,
-        session.source = Empty,
-        user.id = Empty,
-        lookup.outcome = Empty,
-        http.request.method = Empty,
-        http.route = Empty,
-        client.address = Empty,
-        user_agent.original = Empty,
+        session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
+        session.source = session.map(|(_, source)| source.as_str()),
+        user.id = identity.and_then(|i| i.user_id.as_deref()),
+        lookup.outcome = identity.map(|i| i.outcome.as_str()),
+        http.request.method = http.method.as_ref().map(http::Method::as_str),
+        http.route = http.route(),
+        client.address = http.client_ip.map(tracing::field::display),
+        user_agent.original = http.user_agent.as_deref(),
         http.response.status_code = Empty,
         latency_ms = Empty,
         investigation.id = Empty,
         agent.phase = Empty,
         operation = Empty,
     );
-    if !span.is_disabled() {
-        record_http(&span, http);
-    }
     #[cfg(feature = "opentelemetry")]
     crate::otel::set_parent(&span, headers);
     #[cfg(not(feature = "opentelemetry"))]
     let _ = headers;
     span
-}
-
-fn record_http(span: &Span, http: &HttpAttributes) {
-    if let Some(method) = &http.method {
-        span.record("http.request.method", method.as_str());
-    }
-    if let Some(route) = &http.route {
-        span.record("http.route", &**route);
-    }
-    if let Some(ip) = &http.client_ip {
-        span.record("client.address", tracing::field::display(ip));
-    }
-    if let Some(agent) = &http.user_agent {
-        span.record("user_agent.original", &**agent);
-    }
 }
 
 /// Records the session on the span as soon as it is known, before the lookup runs, so the

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt as _;
 use moka::future::Cache;
 
 use super::{LookupError, SessionLookup, SessionRecord};
@@ -125,6 +126,12 @@ impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
             .await
             .map_err(|shared| LookupError::with_source("inner store failed", shared))
     }
+
+    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        // A hit completes on its first poll; a miss (or a rare wait on the cache's own
+        // housekeeping) leaves the answer to `lookup`.
+        self.cache.get(id.expose()).now_or_never().flatten().map(Ok)
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +180,18 @@ mod tests {
         cached.lookup(&id("nobody")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         cached.lookup(&id("nobody")).await.unwrap();
+        assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn lookup_now_answers_hits_only() {
+        let cached = CachedLookup::new(Arc::new(Counting::default()));
+        assert!(cached.lookup_now(&id("known")).is_none(), "a miss waits for the store");
+        cached.lookup(&id("known")).await.unwrap();
+        cached.lookup(&id("nobody")).await.unwrap();
+        let hit = cached.lookup_now(&id("known")).expect("a hit answers at once").unwrap();
+        assert_eq!(hit, Some(SessionRecord::for_user("u")));
+        assert_eq!(cached.lookup_now(&id("nobody")).expect("negative hit").unwrap(), None);
         assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 2);
     }
 

@@ -100,10 +100,25 @@ impl LookupError {
 pub trait SessionLookup: Send + Sync + 'static {
     /// Looks `id` up.
     fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send;
+
+    /// The answer, when the store has it at hand without waiting (an in-memory map, a cache
+    /// hit); `None` otherwise, which is the default.
+    ///
+    /// The layer asks this first and awaits [`lookup`](Self::lookup) only on `None`, so a
+    /// request answered from memory runs without a boxed future or a timer. It must not
+    /// block.
+    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        let _ = id;
+        None
+    }
 }
 
 impl<L: SessionLookup> SessionLookup for Arc<L> {
     fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send {
         (**self).lookup(id)
+    }
+
+    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        (**self).lookup_now(id)
     }
 }

@@ -11,11 +11,17 @@ type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<SessionRecord>
 
 trait ErasedLookup: Send + Sync {
     fn lookup_boxed<'a>(&'a self, id: &'a SessionId) -> LookupFuture<'a>;
+
+    fn lookup_now_erased(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>>;
 }
 
 impl<L: SessionLookup> ErasedLookup for L {
     fn lookup_boxed<'a>(&'a self, id: &'a SessionId) -> LookupFuture<'a> {
         Box::pin(self.lookup(id))
+    }
+
+    fn lookup_now_erased(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        self.lookup_now(id)
     }
 }
 
@@ -47,5 +53,9 @@ impl std::fmt::Debug for SharedLookup {
 impl SessionLookup for SharedLookup {
     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
         self.0.lookup_boxed(id).await
+    }
+
+    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        self.0.lookup_now_erased(id)
     }
 }
