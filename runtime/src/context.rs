@@ -168,13 +168,15 @@ pub struct RequestContext {
     identity: OnceLock<Identity>,
     http: HttpAttributes,
     started_at: Instant,
-    started_at_wall: SystemTime,
     span: Span,
     investigation_id: RwLock<Option<Arc<str>>>,
     agent_phase: RwLock<Option<Arc<str>>>,
     invalid_session_seen: AtomicBool,
     operation: OnceLock<Arc<str>>,
     pub(crate) stats: crate::lifecycle::RequestStats,
+    /// The layer's store and settings, left for `#[with_session_context]` when the layer
+    /// found no session id itself.
+    pub(crate) handoff: Option<crate::__private::LayerHandoff>,
 }
 
 impl RequestContext {
@@ -269,9 +271,10 @@ impl RequestContext {
         self.started_at
     }
 
-    /// When the context was built (wall clock).
+    /// When the context was built (wall clock, derived from the monotonic start so a
+    /// request reads the clock once).
     pub fn started_at_wall(&self) -> SystemTime {
-        self.started_at_wall
+        SystemTime::now() - self.started_at.elapsed()
     }
 
     /// The request span every event of this request is recorded under.
@@ -466,13 +469,13 @@ impl RequestContextBuilder {
             identity: OnceLock::new(),
             http: self.http,
             started_at: Instant::now(),
-            started_at_wall: SystemTime::now(),
             span: self.span.unwrap_or_else(Span::current),
             investigation_id: RwLock::new(self.investigation_id),
             agent_phase: RwLock::new(self.agent_phase),
             invalid_session_seen: AtomicBool::new(false),
             operation: OnceLock::new(),
             stats: crate::lifecycle::RequestStats::default(),
+            handoff: None,
         }
     }
 }

@@ -19,7 +19,6 @@ use tower_service::Service;
 use crate::__private::LayerHandoff;
 use crate::context::{HttpAttributes, Identity, RequestContext, SessionSource};
 use crate::correlation::CorrelationId;
-use crate::extract::SessionContext;
 use crate::lookup::{SessionLookup, SharedLookup};
 use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, look_up, look_up_now};
 use crate::source::{BodyPeek, Found, Sources, peek_body};
@@ -235,9 +234,10 @@ where
         };
         match known {
             Some(identity) => {
-                let (ctx, _) = start.open(&parts.headers, identity.as_ref());
-                if let Some(identity) = identity {
-                    ctx.settle_identity_unrecorded(identity);
+                let (mut ctx, _) = start.open(&parts.headers, identity.as_ref());
+                match identity {
+                    Some(identity) => drop(ctx.settle_identity_unrecorded(identity)),
+                    None => ctx.handoff = Some(self.handoff.clone()),
                 }
                 self.run(Arc::new(ctx), parts, body)
             }
@@ -265,17 +265,14 @@ where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
 {
     /// Applies the policy and calls the inner service inside the context.
-    fn run(&mut self, ctx: Arc<RequestContext>, mut parts: Parts, body: Body) -> ResponseFuture<S::Future> {
+    ///
+    /// The context is not put in the request's extensions: everything inside runs in its
+    /// task-local scope, where the extractor and the macro find it.
+    fn run(&mut self, ctx: Arc<RequestContext>, parts: Parts, body: Body) -> ResponseFuture<S::Future> {
         if let Err(rejection) = self.config.policy.check(&ctx) {
             let mut response = rejection.into_response();
             complete(&ctx, &mut response);
             return ResponseFuture { state: State::Done { response: Some(response) } };
-        }
-        parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
-        if !ctx.identity_settled() {
-            // No id yet: a `#[with_session_context]` handler may find one in its typed body
-            // and looks it up through this layer's store and timeout.
-            parts.extensions.insert(self.handoff.clone());
         }
         let req = Request::from_parts(parts, body);
         let inner = crate::scope::sync_scope(Arc::clone(&ctx), || self.inner.call(req));
@@ -339,7 +336,7 @@ async fn handle<S, L>(
     config: Arc<Config>,
     handoff: LayerHandoff,
     start: Start,
-    mut parts: Parts,
+    parts: Parts,
     body: Body,
 ) -> Result<Response, Infallible>
 where
@@ -357,23 +354,25 @@ where
     } else {
         body
     };
-    if let Some((id, source)) = found.chosen {
-        crate::trace::record_session(&span, &id, source);
-        let identity = match look_up_now(&*lookup, &id, source) {
-            Some(identity) => identity,
-            None => tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await,
-        };
-        ctx.settle_identity(identity);
+    let mut ctx = ctx;
+    match found.chosen {
+        Some((id, source)) => {
+            crate::trace::record_session(&span, &id, source);
+            let identity = match look_up_now(&*lookup, &id, source) {
+                Some(identity) => identity,
+                None => {
+                    tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await
+                }
+            };
+            ctx.settle_identity(identity);
+        }
+        None => ctx.handoff = Some(handoff),
     }
     let ctx = Arc::new(ctx);
 
     let mut response = match config.policy.check(&ctx) {
         Err(rejection) => rejection.into_response(),
         Ok(()) => {
-            parts.extensions.insert(SessionContext(Arc::clone(&ctx)));
-            if !ctx.identity_settled() {
-                parts.extensions.insert(handoff);
-            }
             let req = Request::from_parts(parts, body);
             crate::scope(Arc::clone(&ctx), async move { inner.call(req).await }).await?
         }
@@ -457,9 +456,12 @@ fn peek_kind(peek: &BodyPeek) -> &'static str {
     }
 }
 
+/// The response header, built at compile time.
+const ECHO_HEADER: HeaderName = HeaderName::from_static(CORRELATION_ID_HEADER);
+
 /// Sets `x-correlation-id` on a response.
 pub(crate) fn echo_correlation_id(response: &mut Response, id: &CorrelationId) {
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-        response.headers_mut().insert(HeaderName::from_static(CORRELATION_ID_HEADER), value);
+        response.headers_mut().insert(ECHO_HEADER, value);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use tracing::{Event, Level, Subscriber};
@@ -13,11 +13,17 @@ use tracing_subscriber::layer::Context;
 use crate::sanitize::sanitize;
 use crate::scope::with_current;
 
-/// Per-request counters. Nothing here allocates until it is used.
+/// Per-request counters. The maps behind `log_once`, `log_error` and slow-operation names
+/// are made on first use, so a request that uses none of them pays for two counters only.
 #[derive(Debug, Default)]
 pub(crate) struct RequestStats {
     errors: AtomicU32,
     slow: AtomicU32,
+    extras: OnceLock<Box<Extras>>,
+}
+
+#[derive(Debug, Default)]
+struct Extras {
     slow_names: Mutex<Vec<Arc<str>>>,
     once_keys: Mutex<HashSet<Box<str>>>,
     reported_errors: Mutex<HashSet<u64>>,
@@ -34,7 +40,13 @@ impl RequestStats {
 
     /// The names of the slow operations, joined with commas.
     pub(crate) fn slow_names(&self) -> String {
-        self.slow_names.lock().unwrap_or_else(PoisonError::into_inner).join(",")
+        self.extras
+            .get()
+            .map_or_else(String::new, |x| x.slow_names.lock().unwrap_or_else(PoisonError::into_inner).join(","))
+    }
+
+    fn extras(&self) -> &Extras {
+        self.extras.get_or_init(Box::default)
     }
 
     fn add_error(&self) {
@@ -43,16 +55,16 @@ impl RequestStats {
 
     fn add_slow(&self, name: &str) {
         self.slow.fetch_add(1, Ordering::Relaxed);
-        self.slow_names.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::from(name));
+        self.extras().slow_names.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::from(name));
     }
 
     fn first_time(&self, key: &str) -> bool {
-        let mut keys = self.once_keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self.extras().once_keys.lock().unwrap_or_else(PoisonError::into_inner);
         !keys.contains(key) && keys.insert(key.into())
     }
 
     fn first_report(&self, key: u64) -> bool {
-        self.reported_errors.lock().unwrap_or_else(PoisonError::into_inner).insert(key)
+        self.extras().reported_errors.lock().unwrap_or_else(PoisonError::into_inner).insert(key)
     }
 }
 

@@ -29,7 +29,7 @@ pub use core::option::Option::{self, None, Some};
 pub use tracing::{self, Level, Span};
 
 /// What the layer leaves for the macro when it found no session id itself: its store and
-/// settings, so a typed-body id is looked up the same way. Inserted only on that path.
+/// settings, so a typed-body id is looked up the same way. Set only on that path.
 #[derive(Clone)]
 pub(crate) struct LayerHandoff(Arc<Handoff>);
 
@@ -65,9 +65,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Entry {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        if let Some(SessionContext(ctx)) = parts.extensions.get::<SessionContext>() {
-            let handoff = parts.extensions.get::<LayerHandoff>().cloned();
-            return Ok(Self { ctx: Arc::clone(ctx), mode: Mode::Layer(handoff) });
+        // Inside the layer, handlers run in its scope.
+        if let Some(ctx) = crate::current() {
+            let handoff = ctx.handoff.clone();
+            return Ok(Self { ctx, mode: Mode::Layer(handoff) });
         }
         Ok(standalone(parts))
     }

@@ -1,10 +1,8 @@
 //! A caching wrapper in front of any store: bounded, with TTL and negative caching.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt as _;
-use moka::future::Cache;
+use quick_cache::sync::Cache;
 
 use super::{LookupError, SessionLookup, SessionRecord};
 use crate::session_id::SessionId;
@@ -12,9 +10,10 @@ use crate::session_id::SessionId;
 /// Caches another store's answers so most requests never reach it.
 ///
 /// Known sessions are kept for `ttl` (default 60 s), unknown ones for `negative_ttl`
-/// (default 5 s) so a flood of bogus ids does not reach the store, and at most
-/// `max_sessions` entries (default 100 000) are held. Errors are never cached. Concurrent
-/// misses for the same id share one call to the inner store.
+/// (default 5 s) so a flood of bogus ids does not reach the store, and about `max_sessions`
+/// entries (default 100 000) are held, the least useful evicted first. Errors are never
+/// cached. Concurrent misses for the same id share one call to the inner store. A hit is
+/// answered without awaiting anything ([`SessionLookup::lookup_now`]).
 ///
 /// ```
 /// # async fn run() {
@@ -28,13 +27,22 @@ use crate::session_id::SessionId;
 /// store.delete(&id);
 /// // Still served from the cache until invalidated or expired.
 /// assert!(cached.lookup(&id).await.unwrap().is_some());
-/// cached.invalidate(&id).await;
+/// cached.invalidate(&id);
 /// assert!(cached.lookup(&id).await.unwrap().is_none());
 /// # }
 /// ```
 pub struct CachedLookup<L> {
     inner: L,
-    cache: Cache<Arc<str>, Option<SessionRecord>>,
+    cache: Cache<String, Entry>,
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+/// A cached answer and when it stops counting.
+#[derive(Clone)]
+struct Entry {
+    record: Option<SessionRecord>,
+    expires_at: Instant,
 }
 
 /// Configures a [`CachedLookup`].
@@ -43,7 +51,7 @@ pub struct CachedLookupBuilder<L> {
     inner: L,
     ttl: Duration,
     negative_ttl: Duration,
-    max_sessions: u64,
+    max_sessions: usize,
 }
 
 impl<L: SessionLookup> CachedLookup<L> {
@@ -63,8 +71,8 @@ impl<L: SessionLookup> CachedLookup<L> {
     }
 
     /// Forgets what is cached for `id` (call it on logout).
-    pub async fn invalidate(&self, id: &SessionId) {
-        self.cache.invalidate(id.expose()).await;
+    pub fn invalidate(&self, id: &SessionId) {
+        self.cache.remove(id.expose());
     }
 
     /// The wrapped store.
@@ -72,9 +80,24 @@ impl<L: SessionLookup> CachedLookup<L> {
         &self.inner
     }
 
-    /// How many answers are cached right now.
-    pub fn cached_entries(&self) -> u64 {
-        self.cache.entry_count()
+    /// How many answers are held right now (expired ones until they are read or evicted).
+    pub fn cached_entries(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// The cached answer for `id`, unless missing or expired (an expired one is dropped).
+    fn fresh(&self, id: &SessionId) -> Option<Option<SessionRecord>> {
+        let entry = self.cache.get(id.expose())?;
+        if entry.expires_at > Instant::now() {
+            return Some(entry.record);
+        }
+        self.cache.remove(id.expose());
+        None
+    }
+
+    fn entry(&self, record: Option<SessionRecord>) -> Entry {
+        let ttl = if record.is_some() { self.ttl } else { self.negative_ttl };
+        Entry { record, expires_at: Instant::now() + ttl }
     }
 }
 
@@ -91,51 +114,54 @@ impl<L: SessionLookup> CachedLookupBuilder<L> {
         self
     }
 
-    /// The most entries held at once; the least used are evicted first.
-    pub fn max_sessions(mut self, max: u64) -> Self {
+    /// About how many entries are held at once; the least useful are evicted first.
+    pub fn max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = max;
         self
     }
 
     /// Builds the cache.
     pub fn build(self) -> CachedLookup<L> {
-        let expiry = TtlByAnswer { ttl: self.ttl, negative_ttl: self.negative_ttl };
-        let cache = Cache::builder().max_capacity(self.max_sessions).expire_after(expiry).build();
-        CachedLookup { inner: self.inner, cache }
-    }
-}
-
-struct TtlByAnswer {
-    ttl: Duration,
-    negative_ttl: Duration,
-}
-
-impl moka::Expiry<Arc<str>, Option<SessionRecord>> for TtlByAnswer {
-    fn expire_after_create(&self, _key: &Arc<str>, value: &Option<SessionRecord>, _at: Instant) -> Option<Duration> {
-        Some(if value.is_some() { self.ttl } else { self.negative_ttl })
+        CachedLookup {
+            inner: self.inner,
+            cache: Cache::new(self.max_sessions.max(1)),
+            ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
+        }
     }
 }
 
 impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
-        if let Some(hit) = self.cache.get(id.expose()).await {
+        if let Some(hit) = self.fresh(id) {
             return Ok(hit);
         }
-        self.cache
-            .try_get_with(Arc::from(id.expose()), self.inner.lookup(id))
-            .await
-            .map_err(|shared| LookupError::with_source("inner store failed", shared))
+        match self.cache.get_value_or_guard_async(id.expose()).await {
+            // Another task loaded it while this one waited.
+            Ok(entry) if entry.expires_at > Instant::now() => Ok(entry.record),
+            Ok(_expired) => {
+                let record = self.inner.lookup(id).await?;
+                self.cache.insert(id.expose().to_owned(), self.entry(record.clone()));
+                Ok(record)
+            }
+            // This task loads; an error drops the guard unfilled, so nothing is cached and
+            // the next waiter tries the store itself.
+            Err(guard) => {
+                let record = self.inner.lookup(id).await?;
+                let _ = guard.insert(self.entry(record.clone()));
+                Ok(record)
+            }
+        }
     }
 
     fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        // A hit completes on its first poll; a miss (or a rare wait on the cache's own
-        // housekeeping) leaves the answer to `lookup`.
-        self.cache.get(id.expose()).now_or_never().flatten().map(Ok)
+        self.fresh(id).map(Ok)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
@@ -195,13 +221,39 @@ mod tests {
         assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 2);
     }
 
+    /// Answers slowly, counting calls.
+    #[derive(Default)]
+    struct Slow {
+        calls: AtomicUsize,
+    }
+
+    impl SessionLookup for Slow {
+        async fn lookup(&self, _id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(Some(SessionRecord::for_user("u")))
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_store_call() {
+        let cached = Arc::new(CachedLookup::new(Slow::default()));
+        let lookups = (0..20).map(|_| {
+            let cached = Arc::clone(&cached);
+            tokio::spawn(async move { cached.lookup(&id("same")).await.unwrap() })
+        });
+        for answer in futures_util::future::join_all(lookups).await {
+            assert_eq!(answer.unwrap(), Some(SessionRecord::for_user("u")));
+        }
+        assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 1);
+    }
+
     #[tokio::test]
     async fn size_is_bounded() {
         let cached = CachedLookup::builder(Arc::new(Counting::default())).max_sessions(10).build();
         for n in 0..200 {
             cached.lookup(&id(&format!("s{n}"))).await.unwrap();
         }
-        cached.cache.run_pending_tasks().await;
         assert!(cached.cached_entries() <= 10, "{}", cached.cached_entries());
     }
 }
