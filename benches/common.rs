@@ -56,27 +56,35 @@ async fn typed_macro(Json(body): Json<TypedBody>) -> String {
     summarize(&body)
 }
 
+/// Routes as a served app has them: `with_state` turns handlers into services once, the way
+/// `axum::serve` does, instead of on every `oneshot` call.
+fn served(router: Router) -> Router {
+    router.with_state(())
+}
+
 pub fn bare() -> Router {
-    Router::new().route("/r", get(hello).post(hello_body)).route("/t", post(typed_plain))
+    served(Router::new().route("/r", get(hello).post(hello_body)).route("/t", post(typed_plain)))
 }
 
 /// `#[with_session_context]` alone: the id comes from the typed body, the store from an
 /// extension.
 pub fn macro_only() -> Router {
-    Router::new().route("/t", post(typed_macro)).layer(Extension(SharedLookup::new(store())))
+    served(Router::new().route("/t", post(typed_macro)).layer(Extension(SharedLookup::new(store()))))
 }
 
 /// The layer and the macro together.
 pub fn layer_and_macro() -> Router {
-    Router::new().route("/t", post(typed_macro)).layer(SessionContextLayer::new(store()))
+    served(Router::new().route("/t", post(typed_macro)).layer(SessionContextLayer::new(store())))
 }
 
 /// What services use today: request id set, propagated, and a trace span per request.
 pub fn tower_http_stack() -> Router {
-    bare()
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    served(
+        bare()
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(TraceLayer::new_for_http())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid)),
+    )
 }
 
 pub fn store() -> CachedLookup<MemoryStore> {
@@ -86,7 +94,7 @@ pub fn store() -> CachedLookup<MemoryStore> {
 }
 
 pub fn layered() -> Router {
-    bare().layer(SessionContextLayer::new(store()))
+    served(bare().layer(SessionContextLayer::new(store())))
 }
 
 pub fn get_with_header() -> Request<Body> {

@@ -35,10 +35,17 @@ impl CorrelationId {
         well_formed.then(|| Self(Arc::from(std::str::from_utf8(value).unwrap_or_default())))
     }
 
-    /// A fresh UUID v7 (time-ordered, from a user-space random generator).
+    /// A fresh UUID v7: the Unix time in milliseconds, then 74 random bits from a user-space
+    /// generator. Time-ordered across milliseconds; within one, ordered by chance only (no
+    /// shared counter to contend on).
     pub fn generate() -> Self {
+        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let random = uuid::Uuid::new_v4().into_bytes();
+        let mut tail = [0u8; 10];
+        tail.copy_from_slice(&random[6..]);
+        let id = uuid::Builder::from_unix_timestamp_millis(millis as u64, &tail).into_uuid();
         let mut buf = uuid::Uuid::encode_buffer();
-        Self(Arc::from(&*uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf)))
+        Self(Arc::from(&*id.hyphenated().encode_lower(&mut buf)))
     }
 
     /// The id as text.

@@ -79,13 +79,15 @@ impl Default for Config {
 pub struct SessionContextLayer<L> {
     lookup: Arc<L>,
     // The same store, type-erased once, for `#[with_session_context]` handlers.
-    shared: SharedLookup,
+    // The same store, type-erased once, with the settings: what the layer leaves for
+    // `#[with_session_context]` when it finds no session id itself.
+    handoff: LayerHandoff,
     config: Arc<Config>,
 }
 
 impl<L> Clone for SessionContextLayer<L> {
     fn clone(&self) -> Self {
-        Self { lookup: Arc::clone(&self.lookup), shared: self.shared.clone(), config: Arc::clone(&self.config) }
+        Self { lookup: Arc::clone(&self.lookup), handoff: self.handoff.clone(), config: Arc::clone(&self.config) }
     }
 }
 
@@ -99,11 +101,16 @@ impl<L: SessionLookup> SessionContextLayer<L> {
     /// A layer that looks sessions up in `lookup`, with the default sources and limits.
     pub fn new(lookup: L) -> Self {
         let lookup = Arc::new(lookup);
-        Self { shared: SharedLookup::new(Arc::clone(&lookup)), lookup, config: Arc::default() }
+        let config = Arc::<Config>::default();
+        let handoff = LayerHandoff::new(SharedLookup::new(Arc::clone(&lookup)), Arc::clone(&config));
+        Self { lookup, handoff, config }
     }
 
     fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        change(Arc::make_mut(&mut self.config));
+        let mut config = (*self.config).clone();
+        change(&mut config);
+        self.config = Arc::new(config);
+        self.handoff = self.handoff.with_config(Arc::clone(&self.config));
         self
     }
 
@@ -182,7 +189,7 @@ impl<S, L> Layer<S> for SessionContextLayer<L> {
     type Service = SessionContextService<S, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let handoff = LayerHandoff::new(self.shared.clone(), Arc::clone(&self.config));
+        let handoff = self.handoff.clone();
         SessionContextService { inner, lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config), handoff }
     }
 }

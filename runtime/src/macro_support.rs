@@ -42,6 +42,11 @@ impl LayerHandoff {
     pub(crate) fn new(lookup: SharedLookup, config: Arc<Config>) -> Self {
         Self(Arc::new(Handoff { lookup, config }))
     }
+
+    /// The same store with other settings.
+    pub(crate) fn with_config(&self, config: Arc<Config>) -> Self {
+        Self::new(self.0.lookup.clone(), config)
+    }
 }
 
 /// The settings a handler without the layer uses: the layer's defaults.
