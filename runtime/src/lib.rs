@@ -59,7 +59,7 @@ pub mod testing;
 pub use context::{HttpAttributes, Identity, LookupOutcome, RequestContext, RequestContextBuilder, SessionSource};
 pub use correlation::{CorrelationId, MAX_CORRELATION_ID_LEN};
 pub use extract::{MissingContext, SessionContext};
-pub use layer::{CORRELATION_ID_HEADER, SessionContextLayer, SessionContextService};
+pub use layer::{CORRELATION_ID_HEADER, ResponseFuture, SessionContextLayer, SessionContextService};
 pub use lifecycle::{RequestStatsLayer, Tier, TierTimer, first_in_request, log_error, record_timing, time, timed};
 pub use lookup::{
     CachedLookup, CachedLookupBuilder, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup,
