@@ -20,7 +20,8 @@ use crate::__private::LayerHandoff;
 use crate::context::{HttpAttributes, Identity, RequestContext, SessionSource};
 use crate::correlation::CorrelationId;
 use crate::lookup::{SessionLookup, SharedLookup};
-use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, look_up, look_up_now};
+use crate::pipeline::{DEFAULT_LOOKUP_TIMEOUT, Policy, SessionRejection, look_up, look_up_now};
+use crate::scope::Scoped;
 use crate::source::{BodyPeek, Found, Sources, peek_body};
 
 /// The header that carries the correlation id in and out.
@@ -276,15 +277,31 @@ where
     /// The context is not put in the request's extensions: everything inside runs in its
     /// task-local scope, where the extractor and the macro find it.
     fn run(&mut self, ctx: Arc<RequestContext>, parts: Parts, body: Body) -> ResponseFuture<S::Future> {
-        if let Err(rejection) = self.config.policy.check(&ctx) {
-            let mut response = rejection.into_response();
-            complete(&ctx, &mut response);
-            return ResponseFuture { state: State::Done { response: Some(response) } };
+        match enter(self.config.policy, &ctx, &mut self.inner, Request::from_parts(parts, body)) {
+            Ok(fut) => ResponseFuture { state: State::Running { fut, ctx: Some(ctx) } },
+            Err(rejection) => {
+                let mut response = rejection.into_response();
+                complete(&ctx, &mut response);
+                ResponseFuture { state: State::Done { response: Some(response) } }
+            }
         }
-        let req = Request::from_parts(parts, body);
-        let inner = crate::scope::sync_scope(Arc::clone(&ctx), || self.inner.call(req));
-        ResponseFuture { state: State::Running { fut: crate::scope(Arc::clone(&ctx), inner), ctx: Some(ctx) } }
     }
+}
+
+/// Applies the policy, then calls `inner` inside the context: the future to await, or the
+/// rejection to send.
+fn enter<S>(
+    policy: Policy,
+    ctx: &Arc<RequestContext>,
+    inner: &mut S,
+    req: Request<Body>,
+) -> Result<Scoped<S::Future>, SessionRejection>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+{
+    policy.check(ctx)?;
+    let fut = crate::scope::sync_scope(Arc::clone(ctx), || inner.call(req));
+    Ok(crate::scope(Arc::clone(ctx), fut))
 }
 
 pin_project_lite::pin_project! {
@@ -301,7 +318,7 @@ pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F> {
         // The inner service runs inside the context; the response is completed on the way out.
-        Running { #[pin] fut: crate::Scoped<F>, ctx: Option<Arc<RequestContext>> },
+        Running { #[pin] fut: Scoped<F>, ctx: Option<Arc<RequestContext>> },
         // The store or the body had to be awaited first.
         Waiting { fut: BoxedResponse },
         // Answered by the layer itself (a policy rejection).
@@ -377,12 +394,9 @@ where
     }
     let ctx = Arc::new(ctx);
 
-    let mut response = match config.policy.check(&ctx) {
+    let mut response = match enter(config.policy, &ctx, &mut inner, Request::from_parts(parts, body)) {
+        Ok(fut) => fut.await?,
         Err(rejection) => rejection.into_response(),
-        Ok(()) => {
-            let req = Request::from_parts(parts, body);
-            crate::scope(Arc::clone(&ctx), async move { inner.call(req).await }).await?
-        }
     };
     complete(&ctx, &mut response);
     Ok(response)
