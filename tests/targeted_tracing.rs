@@ -14,6 +14,11 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
+#[sessionscope::with_session_context(operation = "checkout")]
+async fn checkout() -> &'static str {
+    work().await
+}
+
 async fn work() -> &'static str {
     tracing::info!("working");
     tracing::debug!("debug detail");
@@ -38,6 +43,7 @@ async fn targeted_tracing_scenarios() {
     let app = Router::new()
         .route("/work", get(work))
         .route("/other", get(work))
+        .route("/checkout", get(checkout))
         .nest("/admin", sessionscope::admin::router(handle.clone(), "t0ken"))
         .layer(SessionContextLayer::new(seeded_store()));
     let h = Harness { capture, handle, srv: TestServer::start(app).await };
@@ -92,6 +98,11 @@ async fn users_sessions_operations_with_or_within_and_across(h: &Harness) {
     h.handle.add(Dimension::Operation, "/other", None);
     assert!(!verbose(&run(h, "/work", Some("s-alice")).await), "AND across: right user, wrong route");
     assert!(verbose(&run(h, "/other", Some("s-alice")).await));
+
+    h.handle.clear();
+    h.handle.add(Dimension::Operation, "checkout", None);
+    assert!(verbose(&run(h, "/checkout", Some("s-bob")).await), "operation named by #[with_session_context]");
+    assert!(!verbose(&run(h, "/work", Some("s-bob")).await));
 
     h.handle.clear();
     let fingerprint = sessionscope::Fingerprint::of("s-anon").to_string();

@@ -129,7 +129,7 @@ where
     M: FnOnce(&Span) -> Span,
 {
     let Entry { ctx, mode } = entry;
-    ctx.span().record("operation", options.operation);
+    ctx.set_operation(options.operation);
     let standalone = matches!(mode, Mode::Standalone { .. });
     settle(&ctx, mode, typed.session).await;
     if let Some(investigation) = typed.investigation {
