@@ -58,6 +58,18 @@ impl SessionId {
         Ok(Self::from_valid(text))
     }
 
+    /// A fresh random id: 32 lowercase hex digits from a UUID v4 (122 random bits, from a
+    /// cryptographically secure generator). What the stores hand out on `create`.
+    ///
+    /// ```
+    /// let id = sessionscope::SessionId::generate();
+    /// assert_eq!(id.expose().len(), 32);
+    /// ```
+    pub fn generate() -> Self {
+        let mut buf = uuid::Uuid::encode_buffer();
+        Self::from_valid(uuid::Uuid::new_v4().simple().encode_lower(&mut buf))
+    }
+
     fn from_valid(value: &str) -> Self {
         Self { raw: Arc::from(value), fingerprint: OnceLock::new() }
     }

@@ -67,11 +67,9 @@ impl MemoryStore {
         Self { sessions: Cache::builder().expire_after(PerEntryTtl).build() }
     }
 
-    /// Creates a session with a fresh random id (128 bits from a CSPRNG) and returns the id.
+    /// Creates a session with a fresh random id ([`SessionId::generate`]) and returns the id.
     pub fn create(&self, record: SessionRecord, ttl: Duration) -> SessionId {
-        let mut buf = uuid::Uuid::encode_buffer();
-        let raw = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
-        let id = SessionId::parse(raw).expect("hex digits are a valid session id");
+        let id = SessionId::generate();
         self.insert(&id, record, ttl);
         id
     }

@@ -221,14 +221,12 @@ impl RedisStore {
         self.observe(result)
     }
 
-    /// Creates a session with a fresh random id (128 bits from a CSPRNG), kept for `ttl`.
+    /// Creates a session with a fresh random id ([`SessionId::generate`]), kept for `ttl`.
     ///
     /// # Errors
     /// If Redis cannot be reached or refuses the write.
     pub async fn create(&self, record: &SessionRecord, ttl: Duration) -> Result<SessionId, RedisStoreError> {
-        let mut buf = uuid::Uuid::encode_buffer();
-        let raw = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
-        let id = SessionId::parse(raw).expect("hex digits are a valid session id");
+        let id = SessionId::generate();
         self.insert(&id, record, ttl).await?;
         Ok(id)
     }
