@@ -259,6 +259,7 @@ where
                     Arc::clone(&self.config),
                     self.handoff.clone(),
                     start,
+                    needs_peek,
                     parts,
                     body,
                 );
@@ -353,13 +354,16 @@ fn complete(ctx: &RequestContext, response: &mut Response) {
     crate::trace::finish(ctx, response.status());
 }
 
-/// The path that waits: for the body to be peeked, or for the store.
+/// The path that waits: for the body to be peeked (`peek`, as `call` decided), or for the
+/// store (`call` already asked it for an answer at hand, in vain).
+#[allow(clippy::too_many_arguments)]
 async fn handle<S, L>(
     mut inner: S,
     lookup: Arc<L>,
     config: Arc<Config>,
     handoff: LayerHandoff,
     start: Start,
+    peek: bool,
     parts: Parts,
     body: Body,
 ) -> Result<Response, Infallible>
@@ -367,9 +371,9 @@ where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
     L: SessionLookup,
 {
-    let (ctx, mut found) = start.open(&parts.headers, None);
+    let (mut ctx, mut found) = start.open(&parts.headers, None);
     let span = ctx.span().clone();
-    let body = if found.chosen.is_none() && config.sources.body_peekable(&parts, body.size_hint().upper()) {
+    let body = if peek {
         let body = peek_into(&mut found, body, &config.sources, &span).await;
         if found.invalid_seen {
             ctx.mark_invalid_session_seen();
@@ -378,11 +382,12 @@ where
     } else {
         body
     };
-    let mut ctx = ctx;
     match found.chosen {
         Some((id, source)) => {
             crate::trace::record_session(&span, &id, source);
-            let identity = match look_up_now(&*lookup, &id, source) {
+            // An id from the body is new: the store may have it at hand.
+            let at_hand = if peek { look_up_now(&*lookup, &id, source) } else { None };
+            let identity = match at_hand {
                 Some(identity) => identity,
                 None => {
                     tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await
