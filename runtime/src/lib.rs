@@ -56,7 +56,7 @@ pub mod __private;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use context::{HttpAttributes, Identity, LookupOutcome, RequestContext, RequestContextBuilder, SessionSource};
+pub use context::{LookupOutcome, RequestContext, RequestContextBuilder, SessionSource};
 pub use correlation::{CorrelationId, MAX_CORRELATION_ID_LEN};
 pub use extract::{MissingContext, SessionContext};
 pub use layer::{CORRELATION_ID_HEADER, ResponseFuture, SessionContextLayer, SessionContextService};
