@@ -92,6 +92,8 @@ async fn handler_service_and_spawned_task_lines_carry_every_field() {
     assert_eq!(receipt["span"]["agent.phase"], "settling", "phase recorded once set");
     let summary = ours.iter().find(|l| l["fields"]["message"] == "request finished").unwrap();
     assert_eq!(summary["fields"]["status"], 200);
-    assert_eq!(summary["span"]["http.response.status_code"], 200);
-    assert!(summary["span"]["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(summary["fields"]["latency_ms"].as_f64().unwrap() >= 0.0);
+    // Counts that are zero are left off; the status is printed once, by the summary itself.
+    assert!(summary["fields"].get("errors").is_none() && summary["fields"].get("slow_operations").is_none());
+    assert!(summary["span"].get("http.response.status_code").is_none(), "status printed twice: {summary}");
 }

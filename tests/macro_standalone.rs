@@ -51,7 +51,7 @@ async fn header_session_is_looked_up_through_the_extension_store() {
     assert_eq!(inside.field("agent.phase"), Some("intake"));
     assert!(inside.spans.iter().any(|(name, _)| name == "whoami"), "operation span: {}", inside.render());
     let summary = events.iter().find(|e| e.message() == "request finished").expect("one summary event");
-    assert_eq!(summary.field("lookup_outcome"), Some("found"));
+    assert_eq!(summary.field("lookup.outcome"), Some("found"));
     assert_eq!(summary.field("status"), Some("200"));
     assert!(events.iter().all(|e| !e.render().contains("s-alice")), "the raw session id never reaches a log");
 }

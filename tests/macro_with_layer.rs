@@ -61,7 +61,7 @@ async fn a_typed_body_id_is_looked_up_through_the_layers_store() {
 
     let events = capture.events_for(&correlation_id);
     let summary = events.iter().find(|e| e.message() == "request finished").expect("the layer's summary");
-    assert_eq!(summary.field("lookup_outcome"), Some("found"));
+    assert_eq!(summary.field("lookup.outcome"), Some("found"));
     assert_eq!(summary.field("user.id"), Some("bob"));
     assert_eq!(events.iter().filter(|e| e.message() == "request finished").count(), 1, "one summary, the layer's");
 }

@@ -142,6 +142,7 @@ async fn both_services_join_the_caller_s_trace() {
     // Semantic conventions: the fingerprint as `session.id` on A (B got no session id).
     assert_eq!(attribute(span_a, "session.id"), Some(session.fingerprint().to_string()));
     assert_eq!(attribute(span_a, "user.id").as_deref(), Some("alice"));
+    assert_eq!(attribute(span_a, "http.response.status_code").as_deref(), Some("200"), "status on the span");
     for span in [span_a, span_b] {
         assert!(span.attributes.iter().all(|kv| !kv.value.to_string().contains(session.expose())), "no raw id");
     }

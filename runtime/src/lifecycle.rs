@@ -38,11 +38,10 @@ impl RequestStats {
         self.slow.load(Ordering::Relaxed)
     }
 
-    /// The names of the slow operations, joined with commas.
-    pub(crate) fn slow_names(&self) -> String {
-        self.extras
-            .get()
-            .map_or_else(String::new, |x| x.slow_names.lock().unwrap_or_else(PoisonError::into_inner).join(","))
+    /// The names of the slow operations, joined with commas; `None` when there were none.
+    pub(crate) fn slow_names(&self) -> Option<String> {
+        let names = self.extras.get()?.slow_names.lock().unwrap_or_else(PoisonError::into_inner).join(",");
+        (!names.is_empty()).then_some(names)
     }
 
     fn extras(&self) -> &Extras {

@@ -36,7 +36,6 @@ pub(crate) fn request_span(
         client.address = http.client_ip.map(tracing::field::display),
         user_agent.original = http.user_agent.as_deref(),
         http.response.status_code = Empty,
-        latency_ms = Empty,
         investigation.id = Empty,
         agent.phase = Empty,
         operation = Empty,
@@ -68,25 +67,33 @@ pub(crate) fn record_lookup(span: &Span, identity: &Identity) {
     span.record("lookup.outcome", identity.outcome.as_str());
 }
 
-/// Closes a request: settles an identity nobody settled, records status and latency, and
-/// emits the summary event.
+/// Closes a request: settles an identity nobody settled, emits the summary event, and
+/// records the status on the span.
+///
+/// The summary carries what the span does not already: status and latency, then the error
+/// count, the slow-operation count and their names when there were any (an absent count is
+/// zero). The status goes on the span after the event, so a log line shows it once; latency
+/// is not recorded on the span, whose own start and end times give it to span exporters.
 pub(crate) fn finish(ctx: &RequestContext, status: http::StatusCode) {
     if !ctx.identity_settled() {
         ctx.settle_identity(Identity::NONE);
     }
-    let latency_ms = ctx.started_at().elapsed().as_secs_f64() * 1000.0;
     let span = ctx.span();
-    span.record("http.response.status_code", status.as_u16());
-    span.record("latency_ms", latency_ms);
+    // Field values are only evaluated when the event is enabled: no clock read otherwise.
     tracing::info!(
         target: "sessionscope::request",
         parent: span,
         status = status.as_u16(),
-        latency_ms,
-        lookup_outcome = ctx.lookup_outcome().as_str(),
-        errors = ctx.stats.errors(),
-        slow_operations = ctx.stats.slow_count(),
-        slow = %ctx.stats.slow_names(),
+        latency_ms = ctx.started_at().elapsed().as_secs_f64() * 1000.0,
+        errors = nonzero(ctx.stats.errors()),
+        slow_operations = nonzero(ctx.stats.slow_count()),
+        slow = ctx.stats.slow_names(),
         "request finished"
     );
+    span.record("http.response.status_code", status.as_u16());
+}
+
+/// `None` for zero, so a count that is zero is left off the event.
+fn nonzero(count: u32) -> Option<u32> {
+    (count > 0).then_some(count)
 }
