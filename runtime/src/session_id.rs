@@ -79,6 +79,13 @@ impl SessionId {
         &self.raw
     }
 
+    /// Gives the id its fingerprint when it is already known (a cache hit for the same raw
+    /// id), so it is not hashed again.
+    pub(crate) fn seed_fingerprint(&self, fingerprint: Fingerprint) {
+        debug_assert_eq!(fingerprint, Fingerprint::of(&self.raw), "seeded with another id's fingerprint");
+        let _ = self.fingerprint.set(fingerprint);
+    }
+
     /// The stable, non-reversible fingerprint logs and spans carry instead of the raw id.
     pub fn fingerprint(&self) -> Fingerprint {
         *self.fingerprint.get_or_init(|| Fingerprint::of(&self.raw))

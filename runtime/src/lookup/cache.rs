@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use quick_cache::sync::Cache;
 
 use super::{LookupError, SessionLookup, SessionRecord};
-use crate::session_id::SessionId;
+use crate::session_id::{Fingerprint, SessionId};
 
 /// Caches another store's answers so most requests never reach it.
 ///
@@ -38,11 +38,13 @@ pub struct CachedLookup<L> {
     negative_ttl: Duration,
 }
 
-/// A cached answer and when it stops counting.
+/// A cached answer, when it stops counting, and the id's fingerprint (so a hit does not
+/// hash the id again for the request span).
 #[derive(Clone)]
 struct Entry {
     record: Option<SessionRecord>,
     expires_at: Instant,
+    fingerprint: Fingerprint,
 }
 
 /// Configures a [`CachedLookup`].
@@ -89,15 +91,16 @@ impl<L: SessionLookup> CachedLookup<L> {
     fn fresh(&self, id: &SessionId) -> Option<Option<SessionRecord>> {
         let entry = self.cache.get(id.expose())?;
         if entry.expires_at > Instant::now() {
+            id.seed_fingerprint(entry.fingerprint);
             return Some(entry.record);
         }
         self.cache.remove(id.expose());
         None
     }
 
-    fn entry(&self, record: Option<SessionRecord>) -> Entry {
+    fn entry(&self, id: &SessionId, record: Option<SessionRecord>) -> Entry {
         let ttl = if record.is_some() { self.ttl } else { self.negative_ttl };
-        Entry { record, expires_at: Instant::now() + ttl }
+        Entry { record, expires_at: Instant::now() + ttl, fingerprint: id.fingerprint() }
     }
 }
 
@@ -141,14 +144,14 @@ impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
             Ok(entry) if entry.expires_at > Instant::now() => Ok(entry.record),
             Ok(_expired) => {
                 let record = self.inner.lookup(id).await?;
-                self.cache.insert(id.expose().to_owned(), self.entry(record.clone()));
+                self.cache.insert(id.expose().to_owned(), self.entry(id, record.clone()));
                 Ok(record)
             }
             // This task loads; an error drops the guard unfilled, so nothing is cached and
             // the next waiter tries the store itself.
             Err(guard) => {
                 let record = self.inner.lookup(id).await?;
-                let _ = guard.insert(self.entry(record.clone()));
+                let _ = guard.insert(self.entry(id, record.clone()));
                 Ok(record)
             }
         }
