@@ -380,6 +380,7 @@ pub struct RequestContextBuilder {
     span: Option<Span>,
     investigation_id: Option<Arc<str>>,
     agent_phase: Option<Arc<str>>,
+    started_at: Option<Instant>,
 }
 
 impl RequestContextBuilder {
@@ -442,6 +443,12 @@ impl RequestContextBuilder {
         self
     }
 
+    /// When the request started (default: when the context is built).
+    pub(crate) fn started_at(mut self, at: Instant) -> Self {
+        self.started_at = Some(at);
+        self
+    }
+
     /// Builds the context with its identity settled from what was given.
     pub fn build(self) -> Arc<RequestContext> {
         let identity = self.identity();
@@ -468,7 +475,7 @@ impl RequestContextBuilder {
             correlation_id: self.correlation_id.unwrap_or_else(CorrelationId::generate),
             identity: OnceLock::new(),
             http: self.http,
-            started_at: Instant::now(),
+            started_at: self.started_at.unwrap_or_else(Instant::now),
             span: self.span.unwrap_or_else(Span::current),
             investigation_id: RwLock::new(self.investigation_id),
             agent_phase: RwLock::new(self.agent_phase),

@@ -1,7 +1,8 @@
 //! The correlation id: the caller's, when it is well formed, else a fresh UUID v7.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest incoming correlation id accepted, in bytes.
 pub const MAX_CORRELATION_ID_LEN: usize = 128;
@@ -18,8 +19,15 @@ pub const MAX_CORRELATION_ID_LEN: usize = 128;
 /// assert!(CorrelationId::parse("no spaces").is_none());
 /// assert_eq!(CorrelationId::generate().as_str().len(), 36);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct CorrelationId(Arc<str>);
+#[derive(Clone)]
+pub struct CorrelationId(Repr);
+
+/// A generated id is kept inline (no allocation per request); a caller's is shared.
+#[derive(Clone)]
+enum Repr {
+    Generated([u8; 36]),
+    Given(Arc<str>),
+}
 
 impl CorrelationId {
     /// Accepts `value` when it is well formed.
@@ -32,37 +40,74 @@ impl CorrelationId {
         let well_formed = (1..=MAX_CORRELATION_ID_LEN).contains(&value.len())
             && value.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
         // The charset check above guarantees UTF-8.
-        well_formed.then(|| Self(Arc::from(std::str::from_utf8(value).unwrap_or_default())))
+        well_formed.then(|| Self(Repr::Given(Arc::from(std::str::from_utf8(value).unwrap_or_default()))))
     }
 
     /// A fresh UUID v7: the Unix time in milliseconds, then 74 random bits from a user-space
     /// generator. Time-ordered across milliseconds; within one, ordered by chance only (no
-    /// shared counter to contend on).
+    /// shared counter to contend on). The time is read off the monotonic clock, anchored to
+    /// the wall clock at the first id of the process, so ids stay ordered even when the wall
+    /// clock is stepped back.
     pub fn generate() -> Self {
-        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        Self::generate_at(Instant::now())
+    }
+
+    /// A fresh UUID v7 stamped with the time of `at`: the request's start, so a request reads
+    /// the clock once.
+    pub(crate) fn generate_at(at: Instant) -> Self {
         let random = uuid::Uuid::new_v4().into_bytes();
         let mut tail = [0u8; 10];
         tail.copy_from_slice(&random[6..]);
-        let id = uuid::Builder::from_unix_timestamp_millis(millis as u64, &tail).into_uuid();
-        let mut buf = uuid::Uuid::encode_buffer();
-        Self(Arc::from(&*id.hyphenated().encode_lower(&mut buf)))
+        let id = uuid::Builder::from_unix_timestamp_millis(unix_millis(at), &tail).into_uuid();
+        let mut text = [0u8; 36];
+        id.hyphenated().encode_lower(&mut text);
+        Self(Repr::Generated(text))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Always the 36 ASCII characters `encode_lower` wrote.
+            Repr::Generated(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Repr::Given(text) => text,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch at `at`, on the monotonic clock anchored once.
+fn unix_millis(at: Instant) -> u64 {
+    static ANCHOR: OnceLock<(Instant, SystemTime)> = OnceLock::new();
+    let &(anchor, wall) = ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now()));
+    let wall_at = match at.checked_duration_since(anchor) {
+        Some(after) => wall + after,
+        None => wall - anchor.duration_since(at),
+    };
+    wall_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl PartialEq for CorrelationId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for CorrelationId {}
+
+impl std::hash::Hash for CorrelationId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl fmt::Display for CorrelationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for CorrelationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CorrelationId({})", self.0)
+        write!(f, "CorrelationId({})", self.as_str())
     }
 }
 
@@ -84,5 +129,16 @@ mod tests {
         let b = CorrelationId::generate();
         assert_ne!(a, b);
         assert_eq!(uuid::Uuid::parse_str(a.as_str()).unwrap().get_version_num(), 7);
+        assert_eq!(a, CorrelationId::parse(a.as_str()).unwrap(), "equal by text, however made");
+    }
+
+    #[test]
+    fn generated_ids_carry_the_wall_clock_time() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let id = uuid::Uuid::parse_str(CorrelationId::generate().as_str()).unwrap();
+        let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+        let stamped = secs * 1000 + u64::from(nanos) / 1_000_000;
+        // Anchored once per process, so allow for the clock drift a test run can see.
+        assert!(stamped.abs_diff(before) < 1_000, "stamped {stamped}, wall clock {before}");
     }
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -78,23 +78,28 @@ impl Default for Config {
 ///     );
 /// ```
 pub struct SessionContextLayer<L> {
+    shared: Arc<Shared<L>>,
+}
+
+/// What every request through one layer reads, behind one `Arc`: the router clones its
+/// service for every request, so one count to bump instead of several.
+struct Shared<L> {
     lookup: Arc<L>,
-    // The same store, type-erased once, for `#[with_session_context]` handlers.
+    config: Arc<Config>,
     // The same store, type-erased once, with the settings: what the layer leaves for
     // `#[with_session_context]` when it finds no session id itself.
     handoff: LayerHandoff,
-    config: Arc<Config>,
 }
 
 impl<L> Clone for SessionContextLayer<L> {
     fn clone(&self) -> Self {
-        Self { lookup: Arc::clone(&self.lookup), handoff: self.handoff.clone(), config: Arc::clone(&self.config) }
+        Self { shared: Arc::clone(&self.shared) }
     }
 }
 
 impl<L> std::fmt::Debug for SessionContextLayer<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionContextLayer").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("SessionContextLayer").field("config", &self.shared.config).finish_non_exhaustive()
     }
 }
 
@@ -104,15 +109,15 @@ impl<L: SessionLookup> SessionContextLayer<L> {
         let lookup = Arc::new(lookup);
         let config = Arc::<Config>::default();
         let handoff = LayerHandoff::new(SharedLookup::new(Arc::clone(&lookup)), Arc::clone(&config));
-        Self { lookup, handoff, config }
+        Self { shared: Arc::new(Shared { lookup, config, handoff }) }
     }
 
-    fn configure(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        let mut config = (*self.config).clone();
+    fn configure(self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = (*self.shared.config).clone();
         change(&mut config);
-        self.config = Arc::new(config);
-        self.handoff = self.handoff.with_config(Arc::clone(&self.config));
-        self
+        let config = Arc::new(config);
+        let handoff = self.shared.handoff.with_config(Arc::clone(&config));
+        Self { shared: Arc::new(Shared { lookup: Arc::clone(&self.shared.lookup), config, handoff }) }
     }
 
     /// The header the session id is read from (default `x-session-id`).
@@ -190,27 +195,19 @@ impl<S, L> Layer<S> for SessionContextLayer<L> {
     type Service = SessionContextService<S, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let handoff = self.handoff.clone();
-        SessionContextService { inner, lookup: Arc::clone(&self.lookup), config: Arc::clone(&self.config), handoff }
+        SessionContextService { inner, shared: Arc::clone(&self.shared) }
     }
 }
 
 /// The service [`SessionContextLayer`] wraps around the inner stack.
 pub struct SessionContextService<S, L> {
     inner: S,
-    lookup: Arc<L>,
-    config: Arc<Config>,
-    handoff: LayerHandoff,
+    shared: Arc<Shared<L>>,
 }
 
 impl<S: Clone, L> Clone for SessionContextService<S, L> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            lookup: Arc::clone(&self.lookup),
-            config: Arc::clone(&self.config),
-            handoff: self.handoff.clone(),
-        }
+        Self { inner: self.inner.clone(), shared: Arc::clone(&self.shared) }
     }
 }
 
@@ -230,22 +227,29 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let (parts, body) = req.into_parts();
-        let start = Start::read(&parts, &self.config);
+        let shared = &*self.shared;
+        let mut start = Start::read(&parts, &shared.config);
         let needs_peek =
-            start.found.chosen.is_none() && self.config.sources.body_peekable(&parts, body.size_hint().upper());
+            start.found.chosen.is_none() && shared.config.sources.body_peekable(&parts, body.size_hint().upper());
         // Fast path: everything is known without waiting (no session, or the store answered
         // from memory), so the context is built here and the inner service called at once.
-        let known = match &start.found.chosen {
+        let known = match start.found.chosen.take() {
             _ if needs_peek => None,
             None => Some(None),
-            Some((id, source)) => look_up_now(&*self.lookup, id, *source).map(Some),
+            Some(chosen) => match look_up_now(&*shared.lookup, chosen) {
+                Ok(identity) => Some(Some(identity)),
+                Err(chosen) => {
+                    start.found.chosen = Some(chosen);
+                    None
+                }
+            },
         };
         match known {
             Some(identity) => {
                 let (mut ctx, _) = start.open(&parts.headers, identity.as_ref());
                 match identity {
                     Some(identity) => drop(ctx.settle_identity_unrecorded(identity)),
-                    None => ctx.handoff = Some(self.handoff.clone()),
+                    None => ctx.handoff = Some(shared.handoff.clone()),
                 }
                 self.run(Arc::new(ctx), parts, body)
             }
@@ -253,16 +257,7 @@ where
                 // The clone is the one not yet polled ready; keep the ready one for this call.
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
-                let slow = handle(
-                    ready,
-                    Arc::clone(&self.lookup),
-                    Arc::clone(&self.config),
-                    self.handoff.clone(),
-                    start,
-                    needs_peek,
-                    parts,
-                    body,
-                );
+                let slow = handle(ready, Arc::clone(&self.shared), start, needs_peek, parts, body);
                 ResponseFuture { state: State::Waiting { fut: Box::pin(slow) } }
             }
         }
@@ -278,8 +273,10 @@ where
     /// The context is not put in the request's extensions: everything inside runs in its
     /// task-local scope, where the extractor and the macro find it.
     fn run(&mut self, ctx: Arc<RequestContext>, parts: Parts, body: Body) -> ResponseFuture<S::Future> {
-        match enter(self.config.policy, &ctx, &mut self.inner, Request::from_parts(parts, body)) {
-            Ok(fut) => ResponseFuture { state: State::Running { fut, ctx: Some(ctx) } },
+        match enter(self.shared.config.policy, &ctx, &mut self.inner, Request::from_parts(parts, body)) {
+            // The scope holds the context from here on and hands it back when the inner
+            // future is done.
+            Ok(fut) => ResponseFuture { state: State::Running { fut } },
             Err(rejection) => {
                 let mut response = rejection.into_response();
                 complete(&ctx, &mut response);
@@ -301,7 +298,7 @@ where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
 {
     policy.check(ctx)?;
-    let fut = crate::scope::sync_scope(Arc::clone(ctx), || inner.call(req));
+    let fut = crate::scope::sync_scope(ctx, || inner.call(req));
     Ok(crate::scope(Arc::clone(ctx), fut))
 }
 
@@ -319,7 +316,7 @@ pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F> {
         // The inner service runs inside the context; the response is completed on the way out.
-        Running { #[pin] fut: Scoped<F>, ctx: Option<Arc<RequestContext>> },
+        Running { #[pin] fut: Scoped<F> },
         // The store or the body had to be awaited first.
         Waiting { fut: BoxedResponse },
         // Answered by the layer itself (a policy rejection).
@@ -335,9 +332,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Running { fut, ctx } => {
-                let Ok(mut response) = std::task::ready!(fut.poll(cx));
-                if let Some(ctx) = ctx.take() {
+            StateProj::Running { mut fut } => {
+                let Ok(mut response) = std::task::ready!(fut.as_mut().poll(cx));
+                if let Some(ctx) = fut.take_context() {
                     complete(&ctx, &mut response);
                 }
                 Poll::Ready(Ok(response))
@@ -356,12 +353,9 @@ fn complete(ctx: &RequestContext, response: &mut Response) {
 
 /// The path that waits: for the body to be peeked (`peek`, as `call` decided), or for the
 /// store (`call` already asked it for an answer at hand, in vain).
-#[allow(clippy::too_many_arguments)]
 async fn handle<S, L>(
     mut inner: S,
-    lookup: Arc<L>,
-    config: Arc<Config>,
-    handoff: LayerHandoff,
+    shared: Arc<Shared<L>>,
     start: Start,
     peek: bool,
     parts: Parts,
@@ -371,6 +365,7 @@ where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
     L: SessionLookup,
 {
+    let Shared { lookup, config, handoff } = &*shared;
     let (mut ctx, mut found) = start.open(&parts.headers, None);
     let span = ctx.span().clone();
     let body = if peek {
@@ -386,16 +381,16 @@ where
         Some((id, source)) => {
             crate::trace::record_session(&span, &id, source);
             // An id from the body is new: the store may have it at hand.
-            let at_hand = if peek { look_up_now(&*lookup, &id, source) } else { None };
+            let at_hand = if peek { look_up_now(&**lookup, (id, source)) } else { Err((id, source)) };
             let identity = match at_hand {
-                Some(identity) => identity,
-                None => {
-                    tracing::Instrument::instrument(look_up(&*lookup, config.timeout, id, source), span.clone()).await
+                Ok(identity) => identity,
+                Err((id, source)) => {
+                    tracing::Instrument::instrument(look_up(&**lookup, config.timeout, id, source), span.clone()).await
                 }
             };
             ctx.settle_identity(identity);
         }
-        None => ctx.handoff = Some(handoff),
+        None => ctx.handoff = Some(handoff.clone()),
     }
     let ctx = Arc::new(ctx);
 
@@ -410,6 +405,7 @@ where
 /// What both entry points read first: the correlation id (the caller's or a new one), the
 /// HTTP attributes, and the session id from header, query and cookie.
 pub(crate) struct Start {
+    started_at: Instant,
     correlation_id: CorrelationId,
     http: HttpAttributes,
     found: Found,
@@ -417,8 +413,11 @@ pub(crate) struct Start {
 
 impl Start {
     pub(crate) fn read(parts: &Parts, config: &Config) -> Self {
+        let started_at = Instant::now();
         Self {
-            correlation_id: incoming_correlation_id(parts, config).unwrap_or_else(CorrelationId::generate),
+            started_at,
+            correlation_id: incoming_correlation_id(parts, config)
+                .unwrap_or_else(|| CorrelationId::generate_at(started_at)),
             http: HttpAttributes::from_parts(parts),
             found: config.sources.read_parts(parts),
         }
@@ -427,10 +426,17 @@ impl Start {
     /// Opens the request span (with the identity, when it is already known), logs what the
     /// sources noted inside it, and builds the context with its identity still open.
     pub(crate) fn open(self, headers: &http::HeaderMap, identity: Option<&Identity>) -> (RequestContext, Found) {
-        let Self { correlation_id, http, mut found } = self;
+        let Self { started_at, correlation_id, http, mut found } = self;
         let span = crate::trace::request_span(&correlation_id, &http, headers, identity);
-        span.in_scope(|| found.emit());
-        let ctx = RequestContext::builder().correlation_id(correlation_id).http(http).span(span).build_inner();
+        if found.has_notes() {
+            span.in_scope(|| found.emit());
+        }
+        let ctx = RequestContext::builder()
+            .correlation_id(correlation_id)
+            .http(http)
+            .span(span)
+            .started_at(started_at)
+            .build_inner();
         if found.invalid_seen {
             ctx.mark_invalid_session_seen();
         }

@@ -40,13 +40,16 @@ pub(crate) async fn look_up<L: SessionLookup>(
     }
 }
 
-/// The store's answer when it has one at hand ([`SessionLookup::lookup_now`]). Only a
-/// clean answer counts: an error or a panic leaves the lookup to [`look_up`], which logs it
-/// inside the request span.
-pub(crate) fn look_up_now<L: SessionLookup>(lookup: &L, id: &SessionId, source: SessionSource) -> Option<Identity> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(id))) {
-        Ok(Some(Ok(record))) => Some(identity_from(Ok(record), id.clone(), source)),
-        _ => None,
+/// The store's answer when it has one at hand ([`SessionLookup::lookup_now`]), else the
+/// session handed back. Only a clean answer counts: an error or a panic leaves the lookup to
+/// [`look_up`], which logs it inside the request span.
+pub(crate) fn look_up_now<L: SessionLookup>(
+    lookup: &L,
+    (id, source): (SessionId, SessionSource),
+) -> Result<Identity, (SessionId, SessionSource)> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(&id))) {
+        Ok(Some(Ok(record))) => Ok(identity_from(Ok(record), id, source)),
+        _ => Err((id, source)),
     }
 }
 

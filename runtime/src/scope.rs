@@ -71,9 +71,9 @@ pub fn set_investigation_id(id: impl AsRef<str>) {
 }
 
 /// Runs synchronous `f` with `ctx` as the current context, inside its request span.
-pub(crate) fn sync_scope<R>(ctx: Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
-    let span = ctx.span().clone();
-    CURRENT.sync_scope(ctx, || span.in_scope(f))
+pub(crate) fn sync_scope<R>(ctx: &Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
+    let _entered = ctx.span().enter();
+    CURRENT.sync_scope(Arc::clone(ctx), f)
 }
 
 /// Runs `fut` with `ctx` as the current context, inside the context's request span.
@@ -99,6 +99,13 @@ pin_project_lite::pin_project! {
     pub struct Scoped<F> {
         #[pin]
         inner: Instrumented<TaskLocalFuture<Arc<RequestContext>, F>>,
+    }
+}
+
+impl<F> Scoped<F> {
+    /// Takes the context back once the future is done (`None` if taken already).
+    pub(crate) fn take_context(self: Pin<&mut Self>) -> Option<Arc<RequestContext>> {
+        self.project().inner.inner_pin_mut().take_value()
     }
 }
 

@@ -72,6 +72,11 @@ impl Found {
         }
     }
 
+    /// Whether anything was noted for [`emit`](Self::emit) to log.
+    pub(crate) fn has_notes(&self) -> bool {
+        !self.notes.is_empty()
+    }
+
     /// Logs the notes taken so far (call it inside the request span). Invalid values are
     /// never logged, conflicting ones by fingerprint only.
     pub(crate) fn emit(&mut self) {
