@@ -56,7 +56,8 @@ pub(crate) fn look_up_now<L: SessionLookup>(
 fn identity_from(answer: Result<Option<SessionRecord>, LookupError>, id: SessionId, source: SessionSource) -> Identity {
     let (user_id, outcome) = match answer {
         Ok(Some(record)) => match record.into_user_id() {
-            Some(user) => (Some(crate::sanitize::sanitize_shared(user)), LookupOutcome::Found),
+            // Escaped when the record was made (`SessionRecord::for_user`).
+            Some(user) => (Some(user), LookupOutcome::Found),
             None => (None, LookupOutcome::Anonymous),
         },
         Ok(None) => (None, LookupOutcome::Unknown),

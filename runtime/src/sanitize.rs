@@ -20,11 +20,6 @@ pub(crate) fn sanitize(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Like [`sanitize`], keeping the shared value itself when nothing needs escaping.
-pub(crate) fn sanitize_shared(value: std::sync::Arc<str>) -> std::sync::Arc<str> {
-    if value.chars().any(char::is_control) { std::sync::Arc::from(sanitize(&value).as_ref()) } else { value }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,14 @@ use crate::session_id::SessionId;
 
 /// What a store knows about a session.
 ///
+/// The user id is made safe to log once, here: control characters (CR, LF, escapes) are
+/// escaped, so a cached record serves every request without being checked again.
+///
 /// ```
 /// use sessionscope::SessionRecord;
 ///
 /// assert_eq!(SessionRecord::for_user("alice").user_id(), Some("alice"));
+/// assert_eq!(SessionRecord::for_user("eve\nadmin").user_id(), Some("eve\\u{a}admin"));
 /// assert_eq!(SessionRecord::anonymous().user_id(), None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +35,9 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// A session that belongs to `user_id`.
+    /// A session that belongs to `user_id` (control characters escaped).
     pub fn for_user(user_id: impl AsRef<str>) -> Self {
-        Self { user_id: Some(Arc::from(user_id.as_ref())) }
+        Self { user_id: Some(Arc::from(crate::sanitize::sanitize(user_id.as_ref()).as_ref())) }
     }
 
     /// A session with no user (a visitor before login, say).
