@@ -28,11 +28,13 @@ pub(crate) fn request_span(
         "request",
         correlation_id = %correlation_id,
         session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
-        session.source = session.map(|(_, source)| source.as_str()),
+        // Plain tokens are given as `display` (printed as they are, no escaping pass); the
+        // user id is a `str`, so text formatters quote it.
+        session.source = session.map(|(_, source)| tracing::field::display(source.as_str())),
         user.id = identity.and_then(|i| i.user_id.as_deref()),
-        lookup.outcome = identity.map(|i| i.outcome.as_str()),
-        http.request.method = http.method.as_ref().map(http::Method::as_str),
-        http.route = http.route(),
+        lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
+        http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
+        http.route = http.route().map(tracing::field::display),
         client.address = http.client_ip.map(tracing::field::display),
         user_agent.original = http.user_agent.as_deref(),
         http.response.status_code = Empty,
@@ -52,7 +54,7 @@ pub(crate) fn request_span(
 pub(crate) fn record_session(span: &Span, id: &SessionId, source: SessionSource) {
     if !span.is_disabled() {
         span.record("session.id", tracing::field::display(id.fingerprint()));
-        span.record("session.source", source.as_str());
+        span.record("session.source", tracing::field::display(source.as_str()));
     }
 }
 
@@ -64,7 +66,7 @@ pub(crate) fn record_lookup(span: &Span, identity: &Identity) {
     if let Some(user) = &identity.user_id {
         span.record("user.id", &**user);
     }
-    span.record("lookup.outcome", identity.outcome.as_str());
+    span.record("lookup.outcome", tracing::field::display(identity.outcome.as_str()));
 }
 
 /// Closes a request: settles an identity nobody settled, emits the summary event, and
