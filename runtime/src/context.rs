@@ -185,6 +185,30 @@ impl RequestContext {
         RequestContextBuilder::default()
     }
 
+    /// The context of one request, built in place (the layer's hot path): the identity is
+    /// settled already when it is known, else left open for the layer or the macro.
+    pub(crate) fn for_request(
+        correlation_id: CorrelationId,
+        http: HttpAttributes,
+        span: Span,
+        started_at: Instant,
+        identity: Option<Identity>,
+    ) -> Self {
+        Self {
+            correlation_id,
+            identity: identity.map_or_else(OnceLock::new, OnceLock::from),
+            http,
+            started_at,
+            span,
+            investigation_id: RwLock::new(None),
+            agent_phase: RwLock::new(None),
+            invalid_session_seen: AtomicBool::new(false),
+            operation: OnceLock::new(),
+            stats: crate::lifecycle::RequestStats::default(),
+            handoff: None,
+        }
+    }
+
     /// The correlation id of this request.
     pub fn correlation_id(&self) -> &CorrelationId {
         &self.correlation_id
@@ -321,11 +345,6 @@ impl RequestContext {
         self.identity.set(identity).is_ok()
     }
 
-    /// Settles who the request is when its span was created with these fields already.
-    pub(crate) fn settle_identity_unrecorded(&self, identity: Identity) -> bool {
-        self.identity.set(identity).is_ok()
-    }
-
     /// A context for background work: same correlation id, no session, no user.
     pub(crate) fn detached(&self, span: Span) -> Self {
         let ctx = Self::builder().correlation_id(self.correlation_id.clone()).span(span).build_inner();
@@ -380,7 +399,6 @@ pub struct RequestContextBuilder {
     span: Option<Span>,
     investigation_id: Option<Arc<str>>,
     agent_phase: Option<Arc<str>>,
-    started_at: Option<Instant>,
 }
 
 impl RequestContextBuilder {
@@ -438,17 +456,6 @@ impl RequestContextBuilder {
         self
     }
 
-    pub(crate) fn http(mut self, http: HttpAttributes) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// When the request started (default: when the context is built).
-    pub(crate) fn started_at(mut self, at: Instant) -> Self {
-        self.started_at = Some(at);
-        self
-    }
-
     /// Builds the context with its identity settled from what was given.
     pub fn build(self) -> Arc<RequestContext> {
         let identity = self.identity();
@@ -471,18 +478,15 @@ impl RequestContextBuilder {
 
     /// Builds the context and leaves its identity open for the layer or macro to settle.
     pub(crate) fn build_inner(self) -> RequestContext {
-        RequestContext {
-            correlation_id: self.correlation_id.unwrap_or_else(CorrelationId::generate),
-            identity: OnceLock::new(),
-            http: self.http,
-            started_at: self.started_at.unwrap_or_else(Instant::now),
-            span: self.span.unwrap_or_else(Span::current),
-            investigation_id: RwLock::new(self.investigation_id),
-            agent_phase: RwLock::new(self.agent_phase),
-            invalid_session_seen: AtomicBool::new(false),
-            operation: OnceLock::new(),
-            stats: crate::lifecycle::RequestStats::default(),
-            handoff: None,
-        }
+        let mut ctx = RequestContext::for_request(
+            self.correlation_id.unwrap_or_else(CorrelationId::generate),
+            self.http,
+            self.span.unwrap_or_else(Span::current),
+            Instant::now(),
+            None,
+        );
+        ctx.investigation_id = RwLock::new(self.investigation_id);
+        ctx.agent_phase = RwLock::new(self.agent_phase);
+        ctx
     }
 }

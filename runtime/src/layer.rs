@@ -246,10 +246,10 @@ where
         };
         match known {
             Some(identity) => {
-                let (mut ctx, _) = start.open(&parts.headers, identity.as_ref());
-                match identity {
-                    Some(identity) => drop(ctx.settle_identity_unrecorded(identity)),
-                    None => ctx.handoff = Some(shared.handoff.clone()),
+                let no_session = identity.is_none();
+                let (mut ctx, _) = start.open(&parts.headers, identity);
+                if no_session {
+                    ctx.handoff = Some(shared.handoff.clone());
                 }
                 self.run(Arc::new(ctx), parts, body)
             }
@@ -424,19 +424,15 @@ impl Start {
     }
 
     /// Opens the request span (with the identity, when it is already known), logs what the
-    /// sources noted inside it, and builds the context with its identity still open.
-    pub(crate) fn open(self, headers: &http::HeaderMap, identity: Option<&Identity>) -> (RequestContext, Found) {
+    /// sources noted inside it, and builds the context: its identity settled when given, else
+    /// still open.
+    pub(crate) fn open(self, headers: &http::HeaderMap, identity: Option<Identity>) -> (RequestContext, Found) {
         let Self { started_at, correlation_id, http, mut found } = self;
-        let span = crate::trace::request_span(&correlation_id, &http, headers, identity);
+        let span = crate::trace::request_span(&correlation_id, &http, headers, identity.as_ref());
         if found.has_notes() {
             span.in_scope(|| found.emit());
         }
-        let ctx = RequestContext::builder()
-            .correlation_id(correlation_id)
-            .http(http)
-            .span(span)
-            .started_at(started_at)
-            .build_inner();
+        let ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
         if found.invalid_seen {
             ctx.mark_invalid_session_seen();
         }

@@ -1,7 +1,8 @@
 //! The session id: validated once, printed only as a fingerprint.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -22,11 +23,18 @@ pub const MAX_SESSION_ID_LEN: usize = 256;
 /// assert!(!format!("{id} {id:?}").contains("sess-42"));
 /// assert!(SessionId::parse("has space").is_err());
 /// ```
-#[derive(Clone)]
 pub struct SessionId {
     raw: Arc<str>,
-    // Computed on first use; clones made after that carry it along.
-    fingerprint: OnceLock<Fingerprint>,
+    // The fingerprint once computed (or handed over by a cache hit), 0 until then: a plain
+    // load and store, no lock. Clones made after that carry it along. A fingerprint that
+    // really is 0 is computed again on each call, which is still right.
+    fingerprint: AtomicU64,
+}
+
+impl Clone for SessionId {
+    fn clone(&self) -> Self {
+        Self { raw: Arc::clone(&self.raw), fingerprint: AtomicU64::new(self.fingerprint.load(Ordering::Relaxed)) }
+    }
 }
 
 /// Why a value was not accepted as a session id. Never carries the value itself.
@@ -71,7 +79,7 @@ impl SessionId {
     }
 
     fn from_valid(value: &str) -> Self {
-        Self { raw: Arc::from(value), fingerprint: OnceLock::new() }
+        Self { raw: Arc::from(value), fingerprint: AtomicU64::new(0) }
     }
 
     /// The raw session id. Use it to query a store; never log it.
@@ -83,12 +91,19 @@ impl SessionId {
     /// id), so it is not hashed again.
     pub(crate) fn seed_fingerprint(&self, fingerprint: Fingerprint) {
         debug_assert_eq!(fingerprint, Fingerprint::of(&self.raw), "seeded with another id's fingerprint");
-        let _ = self.fingerprint.set(fingerprint);
+        self.fingerprint.store(fingerprint.0, Ordering::Relaxed);
     }
 
     /// The stable, non-reversible fingerprint logs and spans carry instead of the raw id.
     pub fn fingerprint(&self) -> Fingerprint {
-        *self.fingerprint.get_or_init(|| Fingerprint::of(&self.raw))
+        match self.fingerprint.load(Ordering::Relaxed) {
+            0 => {
+                let computed = Fingerprint::of(&self.raw);
+                self.fingerprint.store(computed.0, Ordering::Relaxed);
+                computed
+            }
+            known => Fingerprint(known),
+        }
     }
 }
 
