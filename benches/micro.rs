@@ -1,5 +1,6 @@
 //! The pieces: reading the context, entering a scope, making a correlation id, peeking a
-//! body against parsing it, and the targeted-tracing filter on an enabled event.
+//! body against parsing it, the targeted-tracing filter on an enabled event, and what a log
+//! line costs inside spans of different widths.
 //!
 //! `cargo bench --bench micro`
 // criterion_group! generates undocumented functions.
@@ -100,5 +101,44 @@ fn targeting(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, context_access, body_peek, targeting);
+/// What one log line costs by where it is written: outside any span, inside a span with the
+/// request span's seven fields (as a header-id request with a cache hit has them), and inside
+/// a span with three (as tower-http's `TraceLayer` makes). Text and JSON formatters, to a sink.
+fn log_line(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log_line");
+    let text = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+    let json = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().json().with_writer(std::io::sink));
+    let formats: Vec<(&str, tracing::Dispatch)> = vec![("text", text.into()), ("json", json.into())];
+    let fingerprint = SessionId::parse(common::SESSION).unwrap().fingerprint();
+    for (format, dispatch) in &formats {
+        tracing::dispatcher::with_default(dispatch, || {
+            let request_like = tracing::info_span!(
+                "request",
+                correlation_id = %CorrelationId::generate(),
+                session.id = %fingerprint,
+                session.source = %"header",
+                user.id = "bench-user",
+                lookup.outcome = %"found",
+                http.request.method = %"GET",
+                http.route = %"/r",
+            );
+            let three_fields = tracing::debug_span!("request", method = ?http::Method::GET, uri = ?"/r", version = ?http::Version::HTTP_11);
+            let spans = [
+                ("no_span", tracing::Span::none()),
+                ("seven_field_span", request_like),
+                ("three_field_span", three_fields),
+            ];
+            for (name, span) in spans {
+                span.in_scope(|| {
+                    group.bench_function(BenchmarkId::new(*format, name), |b| {
+                        b.iter(|| tracing::info!(n = black_box(1), "hello"))
+                    });
+                });
+            }
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, context_access, body_peek, targeting, log_line);
 criterion_main!(benches);
