@@ -460,8 +460,8 @@ impl RequestContextBuilder {
     pub fn build(self) -> Arc<RequestContext> {
         let identity = self.identity();
         let ctx = self.build_inner();
-        if let Some((id, source)) = &identity.session {
-            crate::trace::record_session(ctx.span(), id, *source);
+        if let Some((id, _)) = &identity.session {
+            crate::trace::record_session(ctx.span(), id);
         }
         ctx.settle_identity(identity);
         Arc::new(ctx)

@@ -379,7 +379,7 @@ where
     };
     match found.chosen {
         Some((id, source)) => {
-            crate::trace::record_session(&span, &id, source);
+            crate::trace::record_session(&span, &id);
             // An id from the body is new: the store may have it at hand.
             let at_hand = if peek { look_up_now(&**lookup, (id, source)) } else { Err((id, source)) };
             let identity = match at_hand {

@@ -188,11 +188,11 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
     let identity = match (found.chosen, lookup) {
         (None, _) => Identity::NONE,
         (Some((id, source)), None) => {
-            crate::trace::record_session(span, &id, source);
+            crate::trace::record_session(span, &id);
             Identity { session: Some((id, source)), user_id: None, outcome: LookupOutcome::Skipped }
         }
         (Some((id, source)), Some(lookup)) => {
-            crate::trace::record_session(span, &id, source);
+            crate::trace::record_session(span, &id);
             look_up(&lookup, timeout, id, source).instrument(span.clone()).await
         }
     };

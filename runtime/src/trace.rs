@@ -6,7 +6,7 @@
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::context::{HttpAttributes, Identity, RequestContext, SessionSource};
+use crate::context::{HttpAttributes, Identity, RequestContext};
 use crate::correlation::CorrelationId;
 use crate::session_id::SessionId;
 
@@ -29,8 +29,8 @@ pub(crate) fn request_span(
         correlation_id = %correlation_id,
         session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
         // Plain tokens are given as `display` (printed as they are, no escaping pass); the
-        // user id is a `str`, so text formatters quote it.
-        session.source = session.map(|(_, source)| tracing::field::display(source.as_str())),
+        // user id is a `str`, so text formatters quote it. Where the session id came from is
+        // told once, by the summary event, not on every line.
         user.id = identity.and_then(|i| i.user_id.as_deref()),
         lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
         http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
@@ -51,10 +51,9 @@ pub(crate) fn request_span(
 
 /// Records the session on the span as soon as it is known, before the lookup runs, so the
 /// lookup's own warnings already carry it.
-pub(crate) fn record_session(span: &Span, id: &SessionId, source: SessionSource) {
+pub(crate) fn record_session(span: &Span, id: &SessionId) {
     if !span.is_disabled() {
         span.record("session.id", tracing::field::display(id.fingerprint()));
-        span.record("session.source", tracing::field::display(source.as_str()));
     }
 }
 
@@ -86,6 +85,7 @@ pub(crate) fn finish(ctx: &RequestContext, status: http::StatusCode) {
         target: "sessionscope::request",
         parent: span,
         status = status.as_u16(),
+        session.source = ctx.session_source().map(|source| tracing::field::display(source.as_str())),
         latency_ms = ctx.started_at().elapsed().as_secs_f64() * 1000.0,
         errors = nonzero(ctx.stats.errors()),
         slow_operations = nonzero(ctx.stats.slow_count()),
