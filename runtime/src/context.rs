@@ -290,12 +290,12 @@ impl RequestContext {
         self.http.user_agent.as_deref()
     }
 
-    /// When the context was built (monotonic clock).
+    /// When the request was first read (monotonic clock); latency counts from here.
     pub fn started_at(&self) -> Instant {
         self.started_at
     }
 
-    /// When the context was built (wall clock, derived from the monotonic start so a
+    /// When the request was first read (wall clock, derived from the monotonic start so a
     /// request reads the clock once).
     pub fn started_at_wall(&self) -> SystemTime {
         SystemTime::now() - self.started_at.elapsed()

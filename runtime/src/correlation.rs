@@ -1,8 +1,9 @@
 //! The correlation id: the caller's, when it is well formed, else a fresh UUID v7.
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest incoming correlation id accepted, in bytes.
 pub const MAX_CORRELATION_ID_LEN: usize = 128;
@@ -45,9 +46,8 @@ impl CorrelationId {
 
     /// A fresh UUID v7: the Unix time in milliseconds, then 74 random bits from a user-space
     /// generator. Time-ordered across milliseconds; within one, ordered by chance only (no
-    /// shared counter to contend on). The time is read off the monotonic clock, anchored to
-    /// the wall clock at the first id of the process, so ids stay ordered even when the wall
-    /// clock is stepped back.
+    /// shared counter to contend on). Within a second the time comes off the monotonic clock,
+    /// from the wall clock read at most once a second per thread.
     pub fn generate() -> Self {
         Self::generate_at(Instant::now())
     }
@@ -74,15 +74,25 @@ impl CorrelationId {
     }
 }
 
-/// Milliseconds since the Unix epoch at `at`, on the monotonic clock anchored once.
+/// Milliseconds since the Unix epoch at `at`: the wall clock read once a second per thread,
+/// the monotonic clock in between. Re-reading it every second keeps ids within about a second
+/// of the wall clock after a suspend or a clock correction.
 fn unix_millis(at: Instant) -> u64 {
-    static ANCHOR: OnceLock<(Instant, SystemTime)> = OnceLock::new();
-    let &(anchor, wall) = ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now()));
-    let wall_at = match at.checked_duration_since(anchor) {
-        Some(after) => wall + after,
-        None => wall - anchor.duration_since(at),
-    };
-    wall_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    const REANCHOR: Duration = Duration::from_secs(1);
+    thread_local! {
+        static ANCHOR: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+    }
+    ANCHOR.with(|anchor| {
+        if let Some((instant, millis)) = anchor.get() {
+            match at.checked_duration_since(instant) {
+                Some(after) if after < REANCHOR => return millis + after.as_millis() as u64,
+                _ => {}
+            }
+        }
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        anchor.set(Some((at, millis)));
+        millis
+    })
 }
 
 impl PartialEq for CorrelationId {
@@ -138,7 +148,7 @@ mod tests {
         let id = uuid::Uuid::parse_str(CorrelationId::generate().as_str()).unwrap();
         let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
         let stamped = secs * 1000 + u64::from(nanos) / 1_000_000;
-        // Anchored once per process, so allow for the clock drift a test run can see.
+        // The wall clock is re-read once a second: the stamp is within that of the clock.
         assert!(stamped.abs_diff(before) < 1_000, "stamped {stamped}, wall clock {before}");
     }
 }

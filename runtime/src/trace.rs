@@ -71,10 +71,12 @@ pub(crate) fn record_lookup(span: &Span, identity: &Identity) {
 /// Closes a request: settles an identity nobody settled, emits the summary event, and
 /// records the status on the span.
 ///
-/// The summary carries what the span does not already: status and latency, then the error
-/// count, the slow-operation count and their names when there were any (an absent count is
-/// zero). The status goes on the span after the event, so a log line shows it once; latency
-/// is not recorded on the span, whose own start and end times give it to span exporters.
+/// The summary carries what the span does not already: status, latency, where the session id
+/// came from, then the error count, the slow-operation count and their names when there were
+/// any (an absent count is zero). The status goes on the span after the event, so a log line
+/// shows it once. Latency is in the summary only: a span exporter's own span duration runs
+/// until the last handle to the span is dropped, which work carried past the response (with
+/// `in_current_context`) can extend.
 pub(crate) fn finish(ctx: &RequestContext, status: http::StatusCode) {
     if !ctx.identity_settled() {
         ctx.settle_identity(Identity::NONE);
@@ -89,7 +91,7 @@ pub(crate) fn finish(ctx: &RequestContext, status: http::StatusCode) {
         latency_ms = ctx.started_at().elapsed().as_secs_f64() * 1000.0,
         errors = nonzero(ctx.stats.errors()),
         slow_operations = nonzero(ctx.stats.slow_count()),
-        slow = ctx.stats.slow_names(),
+        slow = ctx.stats.slow_names().map(tracing::field::display),
         "request finished"
     );
     span.record("http.response.status_code", status.as_u16());
