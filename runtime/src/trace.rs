@@ -88,7 +88,8 @@ pub(crate) fn finish(ctx: &RequestContext, status: http::StatusCode) {
         parent: span,
         status = status.as_u16(),
         session.source = ctx.session_source().map(|source| tracing::field::display(source.as_str())),
-        latency_ms = ctx.started_at().elapsed().as_secs_f64() * 1000.0,
+        // Whole microseconds: `0.383`, not `0.38328199999999996`.
+        latency_ms = ctx.started_at().elapsed().as_micros() as f64 / 1000.0,
         errors = nonzero(ctx.stats.errors()),
         slow_operations = nonzero(ctx.stats.slow_count()),
         slow = ctx.stats.slow_names().map(tracing::field::display),
