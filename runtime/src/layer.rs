@@ -236,7 +236,7 @@ where
         let known = match start.found.chosen.take() {
             _ if needs_peek => None,
             None => Some(None),
-            Some(chosen) => match look_up_now(&*shared.lookup, chosen) {
+            Some(chosen) => match look_up_now(&*shared.lookup, chosen, start.started_at) {
                 Ok(identity) => Some(Some(identity)),
                 Err(chosen) => {
                     start.found.chosen = Some(chosen);
@@ -381,7 +381,7 @@ where
         Some((id, source)) => {
             crate::trace::record_session(&span, &id);
             // An id from the body is new: the store may have it at hand.
-            let at_hand = if peek { look_up_now(&**lookup, (id, source)) } else { Err((id, source)) };
+            let at_hand = if peek { look_up_now(&**lookup, (id, source), ctx.started_at()) } else { Err((id, source)) };
             let identity = match at_hand {
                 Ok(identity) => identity,
                 Err((id, source)) => {

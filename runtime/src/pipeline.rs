@@ -1,7 +1,8 @@
 //! The steps both entry points share: look the session up, apply the policy.
 
+use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt as _;
@@ -43,14 +44,32 @@ pub(crate) async fn look_up<L: SessionLookup>(
 /// The store's answer when it has one at hand ([`SessionLookup::lookup_now`]), else the
 /// session handed back. Only a clean answer counts: an error or a panic leaves the lookup to
 /// [`look_up`], which logs it inside the request span.
+///
+/// `started_at` is the request's start: while the store answers, [`now_for_expiry`] gives it
+/// to a cache checking expiry, so a hit reads no clock.
 pub(crate) fn look_up_now<L: SessionLookup>(
     lookup: &L,
     (id, source): (SessionId, SessionSource),
+    started_at: Instant,
 ) -> Result<Identity, (SessionId, SessionSource)> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(&id))) {
+    let outer = REQUEST_START.replace(Some(started_at));
+    let answer = std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(&id)));
+    REQUEST_START.set(outer);
+    match answer {
         Ok(Some(Ok(record))) => Ok(identity_from(Ok(record), id, source)),
         _ => Err((id, source)),
     }
+}
+
+thread_local! {
+    /// The start of the request whose store is answering on this thread right now.
+    static REQUEST_START: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The time an expiry check compares with: the start of the request being looked up on this
+/// thread (microseconds ago), else the clock.
+pub(crate) fn now_for_expiry() -> Instant {
+    REQUEST_START.get().unwrap_or_else(Instant::now)
 }
 
 fn identity_from(answer: Result<Option<SessionRecord>, LookupError>, id: SessionId, source: SessionSource) -> Identity {

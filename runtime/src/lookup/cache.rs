@@ -90,7 +90,7 @@ impl<L: SessionLookup> CachedLookup<L> {
     /// The cached answer for `id`, unless missing or expired (an expired one is dropped).
     fn fresh(&self, id: &SessionId) -> Option<Option<SessionRecord>> {
         let entry = self.cache.get(id.expose())?;
-        if entry.expires_at > Instant::now() {
+        if entry.expires_at > crate::pipeline::now_for_expiry() {
             id.seed_fingerprint(entry.fingerprint);
             return Some(entry.record);
         }
@@ -222,6 +222,27 @@ mod tests {
         assert_eq!(hit, Some(SessionRecord::for_user("u")));
         assert_eq!(cached.lookup_now(&id("nobody")).expect("negative hit").unwrap(), None);
         assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_layer_path_checks_expiry_against_the_request_start() {
+        use crate::context::SessionSource;
+        use crate::pipeline::look_up_now;
+        let cached = CachedLookup::builder(Arc::new(Counting::default())).ttl(Duration::from_millis(30)).build();
+        let filled_at = Instant::now();
+        cached.lookup(&id("known")).await.unwrap();
+        let answer = look_up_now(&cached, (id("known"), SessionSource::Header), Instant::now());
+        let identity = answer.expect("a fresh entry answers at once");
+        assert_eq!(identity.user_id.as_deref(), Some("u"));
+        assert_eq!(identity.session.unwrap().0.fingerprint(), Fingerprint::of("known"), "seeded from the entry");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // Expiry is judged at the request's start, not read from the clock again: a request
+        // that started while the entry was fresh is answered from it...
+        assert!(look_up_now(&cached, (id("known"), SessionSource::Header), filled_at).is_ok());
+        // ...one that started after it expired is not.
+        assert!(look_up_now(&cached, (id("known"), SessionSource::Header), Instant::now()).is_err());
+        // ...and outside a lookup the clock is read as usual.
+        assert!(crate::pipeline::now_for_expiry() > filled_at + Duration::from_millis(60));
     }
 
     /// Answers slowly, counting calls.
