@@ -11,7 +11,7 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use sessionscope::{CorrelationId, Dimension, RequestContext, SessionId, SessionSource, TargetedFilter};
+use sessionscope::{CorrelationId, RequestContext, SessionId, SessionSource, TargetedFilter, targeting::Dimension};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -58,7 +58,7 @@ fn body_peek(c: &mut Criterion) {
     for size in [1024, 64 * 1024] {
         let body = common::json_body(size);
         group.bench_with_input(BenchmarkId::new("peek", size), &body, |b, body| {
-            b.iter(|| black_box(sessionscope::fuzzing::peek(black_box(body))))
+            b.iter(|| black_box(sessionscope::testing::peek_body_session_id(black_box(body))))
         });
         group.bench_with_input(BenchmarkId::new("serde_json_value", size), &body, |b, body| {
             b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body)).unwrap()))

@@ -17,7 +17,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use sessionscope::{
-    CachedLookup, Propagation, RedisStore, RequestBuilderExt as _, RequestContext, SessionContextLayer, SessionRecord,
+    CachedLookup, RequestContext, SessionContextLayer, SessionRecord, lookup::RedisStore, propagate::Propagation,
+    propagate::RequestBuilderExt as _,
 };
 
 /// The child `redis-server`, killed when dropped.

@@ -1,6 +1,8 @@
-//! Entry points for the fuzz targets in `fuzz/` and the benches. Not part of the public API.
+//! Entry points for the fuzz targets in `fuzz/` (compiled only under `cfg(fuzzing)`).
 
-use crate::source::{BodyPeek, Sources};
+use crate::ids::{CorrelationId, SessionId};
+use crate::request::body_peek::{BodyPeek, peek_body};
+use crate::request::sources::Sources;
 
 /// Runs header, query and cookie extraction (cookie enabled) over arbitrary request parts
 /// and checks what it returns: an id only if it is valid, and never one that was not sent.
@@ -17,7 +19,7 @@ pub fn sources(uri: &str, headers: &[(&[u8], &[u8])]) {
     let (parts, ()) = request.into_parts();
     let sources = Sources { cookie: Some("sid".into()), ..Sources::default() };
     if let Some((id, _)) = sources.read_parts(&parts).chosen {
-        assert!(crate::SessionId::parse(id.expose()).is_ok(), "only valid ids are chosen");
+        assert!(SessionId::parse(id.expose()).is_ok(), "only valid ids are chosen");
         let fingerprint = id.fingerprint().to_string();
         assert_eq!(id.to_string(), fingerprint, "Display shows the fingerprint only");
         assert_eq!(format!("{id:?}"), format!("SessionId({fingerprint})"), "Debug shows the fingerprint only");
@@ -26,7 +28,7 @@ pub fn sources(uri: &str, headers: &[(&[u8], &[u8])]) {
 
 /// Peeks a body for `session_id` and checks the answer against a full JSON parse.
 pub fn body(bytes: &[u8]) {
-    match crate::source::peek_body(bytes, "session_id") {
+    match peek_body(bytes, "session_id") {
         BodyPeek::Found(id) => {
             let value: serde_json::Value = serde_json::from_slice(bytes).expect("a body with an id is valid JSON");
             assert_eq!(value["session_id"].as_str(), Some(id.expose()), "the id is the top-level field's value");
@@ -45,19 +47,11 @@ pub fn body(bytes: &[u8]) {
 
 /// Validates arbitrary bytes as a session id and a correlation id.
 pub fn ids(bytes: &[u8]) {
-    if let Ok(id) = crate::SessionId::from_bytes(bytes) {
+    if let Ok(id) = SessionId::from_bytes(bytes) {
         assert!(!id.expose().is_empty() && id.expose().len() <= 256);
         assert!(id.expose().bytes().all(|b| b.is_ascii_graphic()));
     }
-    if let Some(id) = crate::CorrelationId::from_bytes(bytes) {
+    if let Some(id) = CorrelationId::from_bytes(bytes) {
         assert!(id.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)));
-    }
-}
-
-/// The body peek alone, as the layer runs it (for benches): the session id found, if any.
-pub fn peek(bytes: &[u8]) -> Option<crate::SessionId> {
-    match crate::source::peek_body(bytes, "session_id") {
-        BodyPeek::Found(id) => Some(id),
-        _ => None,
     }
 }

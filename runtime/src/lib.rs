@@ -1,4 +1,4 @@
-//! One request context for every line of an axum/tokio request.
+//! One request context for every line of a tokio/tower request.
 //!
 //! sessionscope builds a [`RequestContext`] once at the edge of each request (correlation
 //! id, session id, the user the session belongs to, HTTP attributes, investigation id and
@@ -25,61 +25,54 @@
 //! - The user id comes only from a [`SessionLookup`]; no client input can set it.
 //! - The raw session id is never logged: spans and events carry its [`Fingerprint`].
 //! - Every response carries `x-correlation-id`.
+//!
+//! The crate root holds what most services touch. The modules follow the path of a request,
+//! each using only those listed before it:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`ids`] | session id, fingerprint, correlation id |
+//! | [`context`] | the request context, its outcome and source enums, the span schema |
+//! | [`scope`] | the task-local scope, `current()`, the `spawn` family |
+//! | [`lookup`] | the store trait and the stores: memory, cache, Redis |
+//! | [`request`] | the steps of one request: sources, body peek, lookup, policy, close |
+//! | [`layer`] | the tower layer, its service, bodies and response future |
+//! | [`handler`] | the extractor, the typed body source, the panic response |
+//! | [`propagate`] | the context on outgoing calls |
+//! | [`targeting`] | verbose tracing for chosen users, sessions or operations |
+//! | [`diagnostics`] | `log_once!`, errors logged once, per-tier timing |
 
-#[cfg(feature = "admin")]
-pub mod admin;
-mod context;
-mod correlation;
-mod extract;
+#![warn(unreachable_pub)]
+
+pub mod context;
+pub mod diagnostics;
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
-mod layer;
-mod lifecycle;
-mod lookup;
-#[cfg(feature = "opentelemetry")]
-mod otel;
-mod panic;
-mod pipeline;
-mod propagate;
-mod sanitize;
-mod scope;
-mod session_id;
-mod source;
+pub mod handler;
+pub mod ids;
+pub mod layer;
+pub mod lookup;
+pub mod propagate;
+pub mod request;
+pub mod scope;
 pub mod targeting;
-mod trace;
-mod typed_body;
-
-#[doc(hidden)]
-#[path = "macro_support.rs"]
-pub mod __private;
-
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use context::{LookupOutcome, RequestContext, RequestContextBuilder, SessionSource};
-pub use correlation::{CorrelationId, MAX_CORRELATION_ID_LEN};
-pub use extract::{MissingContext, SessionContext};
-pub use layer::{CORRELATION_ID_HEADER, ResponseFuture, SessionContextLayer, SessionContextService};
-pub use lifecycle::{RequestStatsLayer, Tier, TierTimer, first_in_request, log_error, record_timing, time, timed};
-pub use lookup::{
-    CachedLookup, CachedLookupBuilder, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup,
-};
-#[cfg(feature = "redis")]
-pub use lookup::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
-pub use panic::panic_response;
-pub use pipeline::{DEFAULT_LOOKUP_TIMEOUT, SessionRejection};
-#[cfg(feature = "reqwest")]
-pub use propagate::RequestBuilderExt;
-pub use propagate::{PropagateContextLayer, PropagateContextService, Propagation, SESSION_ID_HEADER, inject_current};
+#[doc(hidden)]
+pub use handler::private as __private;
+
+pub use context::{LookupOutcome, RequestContext, SessionSource};
+pub use handler::{SessionContext, SessionIdSource};
+pub use ids::{CorrelationId, Fingerprint, SessionId};
+pub use layer::SessionContextLayer;
+pub use lookup::{CachedLookup, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup};
 pub use scope::{
-    Carried, FutureExt, Scoped, correlation_id, current, scope, set_agent_phase, set_investigation_id, spawn,
-    spawn_background, spawn_blocking, user_id, with_current,
+    FutureExt, correlation_id, current, scope, set_agent_phase, set_investigation_id, spawn, spawn_background,
+    spawn_blocking, user_id, with_current,
 };
-pub use session_id::{Fingerprint, InvalidSessionId, MAX_SESSION_ID_LEN, SessionId};
-pub use source::DEFAULT_BODY_PEEK_LIMIT;
-pub use targeting::{Dimension, TargetedFilter, TargetingHandle};
-pub use trace::REQUEST_SPAN;
-pub use typed_body::{SessionIdField, SessionIdSource};
+pub use targeting::TargetedFilter;
 
 #[cfg(feature = "macros")]
 pub use sessionscope_macros::{SessionIdSource, with_session_context};
@@ -88,15 +81,3 @@ pub use sessionscope_macros::{SessionIdSource, with_session_context};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
-
-/// An error and its sources, joined with `: `, for one log field.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

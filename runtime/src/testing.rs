@@ -191,3 +191,17 @@ where
         self.capture.push(CapturedEvent { level: *meta.level(), target: meta.target().to_owned(), fields, spans });
     }
 }
+
+/// The session id the layer's body peek finds in a complete JSON body (top-level field
+/// `session_id`), for benchmarks and property tests that measure or check the peek alone.
+///
+/// ```
+/// let id = sessionscope::testing::peek_body_session_id(br#"{"session_id":"s-1","n":1}"#);
+/// assert_eq!(id.unwrap().expose(), "s-1");
+/// ```
+pub fn peek_body_session_id(body: &[u8]) -> Option<crate::ids::SessionId> {
+    match crate::request::body_peek::peek_body(body, "session_id") {
+        crate::request::body_peek::BodyPeek::Found(id) => Some(id),
+        _ => None,
+    }
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use quick_cache::sync::Cache;
 
 use super::{LookupError, SessionLookup, SessionRecord};
-use crate::session_id::{Fingerprint, SessionId};
+use crate::ids::{Fingerprint, SessionId};
 
 /// Caches another store's answers so most requests never reach it.
 ///
@@ -87,10 +87,11 @@ impl<L: SessionLookup> CachedLookup<L> {
         self.cache.len()
     }
 
-    /// The cached answer for `id`, unless missing or expired (an expired one is dropped).
-    fn fresh(&self, id: &SessionId) -> Option<Option<SessionRecord>> {
+    /// The cached answer for `id`, unless missing or expired at `now` (an expired one is
+    /// dropped).
+    fn fresh(&self, id: &SessionId, now: Instant) -> Option<Option<SessionRecord>> {
         let entry = self.cache.get(id.expose())?;
-        if entry.expires_at > crate::pipeline::now_for_expiry() {
+        if entry.expires_at > now {
             id.seed_fingerprint(entry.fingerprint);
             return Some(entry.record);
         }
@@ -136,7 +137,7 @@ impl<L: SessionLookup> CachedLookupBuilder<L> {
 
 impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
-        if let Some(hit) = self.fresh(id) {
+        if let Some(hit) = self.fresh(id, Instant::now()) {
             return Ok(hit);
         }
         match self.cache.get_value_or_guard_async(id.expose()).await {
@@ -157,8 +158,8 @@ impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
         }
     }
 
-    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        self.fresh(id).map(Ok)
+    fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        self.fresh(id, now).map(Ok)
     }
 }
 
@@ -215,34 +216,27 @@ mod tests {
     #[tokio::test]
     async fn lookup_now_answers_hits_only() {
         let cached = CachedLookup::new(Arc::new(Counting::default()));
-        assert!(cached.lookup_now(&id("known")).is_none(), "a miss waits for the store");
+        assert!(cached.lookup_now(&id("known"), Instant::now()).is_none(), "a miss waits for the store");
         cached.lookup(&id("known")).await.unwrap();
         cached.lookup(&id("nobody")).await.unwrap();
-        let hit = cached.lookup_now(&id("known")).expect("a hit answers at once").unwrap();
+        let hit = cached.lookup_now(&id("known"), Instant::now()).expect("a hit answers at once").unwrap();
         assert_eq!(hit, Some(SessionRecord::for_user("u")));
-        assert_eq!(cached.lookup_now(&id("nobody")).expect("negative hit").unwrap(), None);
+        assert_eq!(cached.lookup_now(&id("nobody"), Instant::now()).expect("negative hit").unwrap(), None);
         assert_eq!(cached.inner().calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
-    async fn the_layer_path_checks_expiry_against_the_request_start() {
-        use crate::context::SessionSource;
-        use crate::pipeline::look_up_now;
+    async fn a_hit_judges_expiry_at_the_moment_it_is_given() {
         let cached = CachedLookup::builder(Arc::new(Counting::default())).ttl(Duration::from_millis(30)).build();
         let filled_at = Instant::now();
         cached.lookup(&id("known")).await.unwrap();
-        let answer = look_up_now(&cached, (id("known"), SessionSource::Header), Instant::now());
-        let identity = answer.expect("a fresh entry answers at once");
-        assert_eq!(identity.user_id.as_deref(), Some("u"));
-        assert_eq!(identity.session.unwrap().0.fingerprint(), Fingerprint::of("known"), "seeded from the entry");
+        let hit = cached.lookup_now(&id("known"), Instant::now()).expect("a fresh entry answers at once").unwrap();
+        assert_eq!(hit.unwrap().user_id(), Some("u"));
         tokio::time::sleep(Duration::from_millis(60)).await;
-        // Expiry is judged at the request's start, not read from the clock again: a request
-        // that started while the entry was fresh is answered from it...
-        assert!(look_up_now(&cached, (id("known"), SessionSource::Header), filled_at).is_ok());
+        // A request that started while the entry was fresh is answered from it...
+        assert!(cached.lookup_now(&id("known"), filled_at).is_some());
         // ...one that started after it expired is not.
-        assert!(look_up_now(&cached, (id("known"), SessionSource::Header), Instant::now()).is_err());
-        // ...and outside a lookup the clock is read as usual.
-        assert!(crate::pipeline::now_for_expiry() > filled_at + Duration::from_millis(60));
+        assert!(cached.lookup_now(&id("known"), Instant::now()).is_none());
     }
 
     /// Answers slowly, counting calls.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use moka::sync::Cache;
 
 use super::{LookupError, SessionLookup, SessionRecord};
-use crate::session_id::SessionId;
+use crate::ids::SessionId;
 
 /// An in-memory session store with a time-to-live per session: the embedded default.
 ///
@@ -82,7 +82,11 @@ impl MemoryStore {
 
     /// The record under `id`, unless missing or expired.
     pub fn get(&self, id: &SessionId) -> Option<SessionRecord> {
-        self.sessions.get(id.expose()).filter(|entry| entry.expires_at > Instant::now()).map(|entry| entry.record)
+        self.get_at(id, Instant::now())
+    }
+
+    fn get_at(&self, id: &SessionId, now: Instant) -> Option<SessionRecord> {
+        self.sessions.get(id.expose()).filter(|entry| entry.expires_at > now).map(|entry| entry.record)
     }
 
     /// Removes the session; later lookups report it unknown.
@@ -107,8 +111,8 @@ impl SessionLookup for MemoryStore {
         Ok(self.get(id))
     }
 
-    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        Some(Ok(self.get(id)))
+    fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        Some(Ok(self.get_at(id, now)))
     }
 }
 

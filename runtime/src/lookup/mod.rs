@@ -8,6 +8,7 @@ mod shared;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
@@ -15,7 +16,7 @@ pub use cache::{CachedLookup, CachedLookupBuilder};
 pub use memory::MemoryStore;
 pub use shared::SharedLookup;
 
-use crate::session_id::SessionId;
+use crate::ids::{SessionId, sanitize};
 
 /// What a store knows about a session.
 ///
@@ -37,7 +38,7 @@ pub struct SessionRecord {
 impl SessionRecord {
     /// A session that belongs to `user_id` (control characters escaped).
     pub fn for_user(user_id: impl AsRef<str>) -> Self {
-        Self { user_id: Some(Arc::from(crate::sanitize::sanitize(user_id.as_ref()).as_ref())) }
+        Self { user_id: Some(Arc::from(sanitize(user_id.as_ref()).as_ref())) }
     }
 
     /// A session with no user (a visitor before login, say).
@@ -110,9 +111,10 @@ pub trait SessionLookup: Send + Sync + 'static {
     ///
     /// The layer asks this first and awaits [`lookup`](Self::lookup) only on `None`, so a
     /// request answered from memory runs without a boxed future or a timer. It must not
-    /// block.
-    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        let _ = id;
+    /// block. `now` is the moment the request started: judge expiry against it instead of
+    /// reading the clock again.
+    fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        let _ = (id, now);
         None
     }
 }
@@ -122,7 +124,7 @@ impl<L: SessionLookup> SessionLookup for Arc<L> {
         (**self).lookup(id)
     }
 
-    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        (**self).lookup_now(id)
+    fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        (**self).lookup_now(id, now)
     }
 }

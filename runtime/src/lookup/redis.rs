@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use super::{LookupError, SessionLookup, SessionRecord};
-use crate::session_id::SessionId;
+use crate::ids::{SessionId, error_chain, sanitize};
 
 /// How a session is stored under its key.
 ///
@@ -384,10 +384,10 @@ impl RateLimitedWarning {
         let suppressed = std::mem::take(&mut state.suppressed);
         state.last_warned = Some(now);
         drop(state);
-        let error = crate::error_chain(error);
+        let error = error_chain(error);
         tracing::warn!(
             target: "sessionscope::redis",
-            error = %crate::sanitize::sanitize(&error),
+            error = %sanitize(&error),
             suppressed,
             "redis session store unavailable; sessions are looked up without it"
         );

@@ -3,16 +3,17 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{LookupError, SessionLookup, SessionRecord};
-use crate::session_id::SessionId;
+use crate::ids::SessionId;
 
 type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<SessionRecord>, LookupError>> + Send + 'a>>;
 
 trait ErasedLookup: Send + Sync {
     fn lookup_boxed<'a>(&'a self, id: &'a SessionId) -> LookupFuture<'a>;
 
-    fn lookup_now_erased(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>>;
+    fn lookup_now_erased(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>>;
 }
 
 impl<L: SessionLookup> ErasedLookup for L {
@@ -20,8 +21,8 @@ impl<L: SessionLookup> ErasedLookup for L {
         Box::pin(self.lookup(id))
     }
 
-    fn lookup_now_erased(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        self.lookup_now(id)
+    fn lookup_now_erased(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        self.lookup_now(id, now)
     }
 }
 
@@ -55,7 +56,7 @@ impl SessionLookup for SharedLookup {
         self.0.lookup_boxed(id).await
     }
 
-    fn lookup_now(&self, id: &SessionId) -> Option<Result<Option<SessionRecord>, LookupError>> {
-        self.0.lookup_now_erased(id)
+    fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        self.0.lookup_now_erased(id, now)
     }
 }

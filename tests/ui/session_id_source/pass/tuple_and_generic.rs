@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use sessionscope::{SessionIdField, SessionIdSource};
+use sessionscope::{handler::SessionIdField, SessionIdSource};
 
 #[derive(SessionIdSource)]
 struct Pair(u32, #[session_id] String, #[investigation_id] Option<String>);

@@ -1,0 +1,19 @@
+//! The request context: what is known about one request, and the span schema it is written
+//! to logs with.
+//!
+//! [`RequestContext`] is built once per request and shared (`Arc`) by all the code that runs
+//! for it. This module holds the data only; finding the session, looking the user up and
+//! running code inside the context happen in the modules above it.
+
+mod http;
+mod identity;
+mod request_context;
+mod span;
+mod stats;
+
+pub(crate) use http::HttpAttributes;
+pub(crate) use identity::Identity;
+pub use identity::{LookupOutcome, SessionSource};
+pub use request_context::{RequestContext, RequestContextBuilder};
+pub use span::REQUEST_SPAN;
+pub(crate) use span::{record_session, request_span};

@@ -1,0 +1,356 @@
+//! The request context: built once at the edge of a request, read everywhere inside it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::{Instant, SystemTime};
+
+use tracing::Span;
+
+use super::http::{HttpAttributes, Route};
+use super::identity::{Identity, LookupOutcome, SessionSource};
+use super::stats::RequestStats;
+use crate::ids::{CorrelationId, SessionId, sanitize};
+
+/// Everything known about one request, shared by every piece of code that runs for it.
+///
+/// Reach it with [`current()`](crate::current) anywhere inside the request (handlers, the
+/// functions they call, their `IntoResponse`, tasks started with [`spawn`](crate::spawn)), or
+/// with the [`SessionContext`](crate::SessionContext) extractor.
+///
+/// ```
+/// # async fn run() {
+/// use sessionscope::{LookupOutcome, RequestContext};
+///
+/// let ctx = RequestContext::builder().build();
+/// sessionscope::scope(ctx, async {
+///     let ctx = sessionscope::current().expect("inside a scope");
+///     assert_eq!(ctx.lookup_outcome(), LookupOutcome::NoSession);
+///     assert_eq!(ctx.user_id(), None);
+/// })
+/// .await;
+/// # }
+/// ```
+pub struct RequestContext {
+    correlation_id: CorrelationId,
+    identity: OnceLock<Identity>,
+    http: HttpAttributes,
+    started_at: Instant,
+    span: Span,
+    investigation_id: RwLock<Option<Arc<str>>>,
+    agent_phase: RwLock<Option<Arc<str>>>,
+    invalid_session_seen: AtomicBool,
+    operation: OnceLock<Arc<str>>,
+    pub(crate) stats: RequestStats,
+}
+
+impl RequestContext {
+    /// Starts building a context by hand (tests, background jobs, non-HTTP entry points).
+    pub fn builder() -> RequestContextBuilder {
+        RequestContextBuilder::default()
+    }
+
+    /// The context of one request, built in place (the layer's hot path): the identity is
+    /// settled already when it is known, else left open for the layer or the macro.
+    pub(crate) fn for_request(
+        correlation_id: CorrelationId,
+        http: HttpAttributes,
+        span: Span,
+        started_at: Instant,
+        identity: Option<Identity>,
+    ) -> Self {
+        Self {
+            correlation_id,
+            identity: identity.map_or_else(OnceLock::new, OnceLock::from),
+            http,
+            started_at,
+            span,
+            investigation_id: RwLock::new(None),
+            agent_phase: RwLock::new(None),
+            invalid_session_seen: AtomicBool::new(false),
+            operation: OnceLock::new(),
+            stats: RequestStats::default(),
+        }
+    }
+
+    /// The correlation id of this request.
+    pub fn correlation_id(&self) -> &CorrelationId {
+        &self.correlation_id
+    }
+
+    /// The session id, if the request carried a valid one.
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.identity().session.as_ref().map(|(id, _)| id)
+    }
+
+    /// Where the session id came from.
+    pub fn session_source(&self) -> Option<SessionSource> {
+        self.identity().session.as_ref().map(|(_, source)| *source)
+    }
+
+    /// The user the store says owns the session. Never taken from the client.
+    pub fn user_id(&self) -> Option<&str> {
+        self.identity().user_id.as_deref()
+    }
+
+    /// What the session lookup gave.
+    pub fn lookup_outcome(&self) -> LookupOutcome {
+        self.identity().outcome
+    }
+
+    /// The investigation id, if code of this request set one.
+    pub fn investigation_id(&self) -> Option<Arc<str>> {
+        read(&self.investigation_id)
+    }
+
+    /// The agent phase, if code of this request set one.
+    pub fn agent_phase(&self) -> Option<Arc<str>> {
+        read(&self.agent_phase)
+    }
+
+    /// The operation name the handler runs as (`#[with_session_context(operation = ..)]`,
+    /// else the handler's name), when a handler declared one.
+    pub fn operation(&self) -> Option<&str> {
+        self.operation.get().map(|op| &**op)
+    }
+
+    /// Names the operation this request runs, once; records it on the span. Later calls
+    /// are ignored (the outermost name stands).
+    pub fn set_operation(&self, name: impl AsRef<str>) {
+        let name: Arc<str> = Arc::from(sanitize(name.as_ref()).as_ref());
+        if self.operation.get().is_none() {
+            self.span.record("operation", &*name);
+        }
+        let _ = self.operation.set(name);
+    }
+
+    /// How many error events were counted for this request so far.
+    pub fn errors_logged(&self) -> u32 {
+        self.stats.errors()
+    }
+
+    /// How many operations of this request ran over their tier's threshold so far.
+    pub fn slow_operations(&self) -> u32 {
+        self.stats.slow_count()
+    }
+
+    /// The request method (absent for contexts built by hand without one).
+    pub fn method(&self) -> Option<&http::Method> {
+        self.http.method.as_ref()
+    }
+
+    /// The matched route template, e.g. `/users/{id}`, when the router knew it.
+    pub fn route(&self) -> Option<&str> {
+        self.http.route()
+    }
+
+    /// The peer address of the connection, when the server recorded it (`ConnectInfo`).
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.http.client_ip
+    }
+
+    /// The `User-Agent` header, with control characters escaped.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.http.user_agent.as_deref()
+    }
+
+    /// When the request was first read (monotonic clock); latency counts from here.
+    pub fn started_at(&self) -> Instant {
+        self.started_at
+    }
+
+    /// When the request was first read (wall clock, derived from the monotonic start so a
+    /// request reads the clock once).
+    pub fn started_at_wall(&self) -> SystemTime {
+        SystemTime::now() - self.started_at.elapsed()
+    }
+
+    /// The request span every event of this request is recorded under.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Sets the investigation id for later code of this request and records it on its span.
+    pub fn set_investigation_id(&self, id: impl AsRef<str>) {
+        let value: Arc<str> = Arc::from(sanitize(id.as_ref()).as_ref());
+        self.span.record("investigation.id", &*value);
+        write(&self.investigation_id, value);
+    }
+
+    /// Sets the agent phase for later code of this request and records it on its span.
+    pub fn set_agent_phase(&self, phase: impl AsRef<str>) {
+        let value: Arc<str> = Arc::from(sanitize(phase.as_ref()).as_ref());
+        self.span.record("agent.phase", &*value);
+        write(&self.agent_phase, value);
+    }
+
+    fn identity(&self) -> &Identity {
+        self.identity.get().unwrap_or(&Identity::NONE)
+    }
+
+    /// Whether a session id was offered but rejected as malformed.
+    pub(crate) fn invalid_session_seen(&self) -> bool {
+        self.invalid_session_seen.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_invalid_session_seen(&self) {
+        self.invalid_session_seen.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the session has been settled (by the layer or the macro).
+    pub(crate) fn identity_settled(&self) -> bool {
+        self.identity.get().is_some()
+    }
+
+    /// Settles who the request is, once; records it on the span. Returns false if it was
+    /// already settled (the first answer stands).
+    pub(crate) fn settle_identity(&self, identity: Identity) -> bool {
+        super::span::record_lookup(&self.span, &identity);
+        self.identity.set(identity).is_ok()
+    }
+
+    /// A context for background work: same correlation id, no session, no user.
+    pub(crate) fn detached(&self, span: Span) -> Self {
+        let ctx = Self::builder().correlation_id(self.correlation_id.clone()).span(span).build_inner();
+        ctx.settle_identity(Identity::NONE);
+        ctx
+    }
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("correlation_id", &self.correlation_id)
+            .field("session_id", &self.session_id())
+            .field("session_source", &self.session_source())
+            .field("user_id", &self.user_id())
+            .field("lookup_outcome", &self.lookup_outcome())
+            .field("investigation_id", &self.investigation_id())
+            .field("agent_phase", &self.agent_phase())
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read(cell: &RwLock<Option<Arc<str>>>) -> Option<Arc<str>> {
+    cell.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+fn write(cell: &RwLock<Option<Arc<str>>>, value: Arc<str>) {
+    *cell.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+}
+
+/// Builds a [`RequestContext`] by hand. The layer and the macro build theirs for you.
+///
+/// ```
+/// use sessionscope::{RequestContext, SessionId, SessionSource};
+///
+/// let ctx = RequestContext::builder()
+///     .session(SessionId::parse("s-1").unwrap(), SessionSource::Header)
+///     .user_id("alice")
+///     .agent_phase("planning")
+///     .build();
+/// assert_eq!(ctx.user_id(), Some("alice"));
+/// assert_eq!(ctx.agent_phase().as_deref(), Some("planning"));
+/// ```
+#[derive(Debug, Default)]
+pub struct RequestContextBuilder {
+    correlation_id: Option<CorrelationId>,
+    session: Option<(SessionId, SessionSource)>,
+    user_id: Option<Arc<str>>,
+    outcome: Option<LookupOutcome>,
+    http: HttpAttributes,
+    span: Option<Span>,
+    investigation_id: Option<Arc<str>>,
+    agent_phase: Option<Arc<str>>,
+}
+
+impl RequestContextBuilder {
+    /// Uses this correlation id instead of a fresh one.
+    pub fn correlation_id(mut self, id: CorrelationId) -> Self {
+        self.correlation_id = Some(id);
+        self
+    }
+
+    /// Sets the session and where it came from.
+    pub fn session(mut self, id: SessionId, source: SessionSource) -> Self {
+        self.session = Some((id, source));
+        self
+    }
+
+    /// Sets the user (outcome `found` unless set otherwise).
+    pub fn user_id(mut self, user: impl AsRef<str>) -> Self {
+        self.user_id = Some(Arc::from(sanitize(user.as_ref()).as_ref()));
+        self
+    }
+
+    /// Sets the lookup outcome explicitly.
+    pub fn lookup_outcome(mut self, outcome: LookupOutcome) -> Self {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    /// Sets the request method.
+    pub fn method(mut self, method: http::Method) -> Self {
+        self.http.method = Some(method);
+        self
+    }
+
+    /// Sets the matched route template.
+    pub fn route(mut self, route: impl AsRef<str>) -> Self {
+        self.http.route = Some(Route::Given(Arc::from(route.as_ref())));
+        self
+    }
+
+    /// Uses this span as the request span (default: the current span).
+    pub fn span(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    /// Sets the initial investigation id.
+    pub fn investigation_id(mut self, id: impl AsRef<str>) -> Self {
+        self.investigation_id = Some(Arc::from(sanitize(id.as_ref()).as_ref()));
+        self
+    }
+
+    /// Sets the initial agent phase.
+    pub fn agent_phase(mut self, phase: impl AsRef<str>) -> Self {
+        self.agent_phase = Some(Arc::from(sanitize(phase.as_ref()).as_ref()));
+        self
+    }
+
+    /// Builds the context with its identity settled from what was given.
+    pub fn build(self) -> Arc<RequestContext> {
+        let identity = self.identity();
+        let ctx = self.build_inner();
+        if let Some((id, _)) = &identity.session {
+            super::span::record_session(ctx.span(), id);
+        }
+        ctx.settle_identity(identity);
+        Arc::new(ctx)
+    }
+
+    fn identity(&self) -> Identity {
+        let outcome = self.outcome.unwrap_or(match (&self.session, &self.user_id) {
+            (_, Some(_)) => LookupOutcome::Found,
+            (Some(_), None) => LookupOutcome::Skipped,
+            (None, None) => LookupOutcome::NoSession,
+        });
+        Identity { session: self.session.clone(), user_id: self.user_id.clone(), outcome }
+    }
+
+    /// Builds the context and leaves its identity open for the layer or macro to settle.
+    pub(crate) fn build_inner(self) -> RequestContext {
+        let mut ctx = RequestContext::for_request(
+            self.correlation_id.unwrap_or_else(CorrelationId::generate),
+            self.http,
+            self.span.unwrap_or_else(Span::current),
+            Instant::now(),
+            None,
+        );
+        ctx.investigation_id = RwLock::new(self.investigation_id);
+        ctx.agent_phase = RwLock::new(self.agent_phase);
+        ctx
+    }
+}

@@ -1,0 +1,58 @@
+//! The request span's schema: the fields it declares and how they are recorded.
+//!
+//! Field names follow the OpenTelemetry semantic conventions where one exists:
+//! `session.id` holds the fingerprint (never the raw id), `user.id` the looked-up user.
+
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::http::HttpAttributes;
+use super::identity::Identity;
+use crate::ids::{CorrelationId, SessionId};
+
+/// The name of the span that wraps every request.
+pub const REQUEST_SPAN: &str = "request";
+
+/// Makes the request span with every field declared, so later `record` calls land, and
+/// every field already known given its value at once (one write instead of one per field).
+pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes, identity: Option<&Identity>) -> Span {
+    let session = identity.and_then(|i| i.session.as_ref());
+    let span = tracing::info_span!(
+        "request",
+        correlation_id = %correlation_id,
+        session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
+        // Plain tokens are given as `display` (printed as they are, no escaping pass); the
+        // user id is a `str`, so text formatters quote it. Where the session id came from is
+        // told once, by the summary event, not on every line.
+        user.id = identity.and_then(|i| i.user_id.as_deref()),
+        lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
+        http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
+        http.route = http.route().map(tracing::field::display),
+        client.address = http.client_ip.map(tracing::field::display),
+        user_agent.original = http.user_agent.as_deref(),
+        http.response.status_code = Empty,
+        investigation.id = Empty,
+        agent.phase = Empty,
+        operation = Empty,
+    );
+    span
+}
+
+/// Records the session on the span as soon as it is known, before the lookup runs, so the
+/// lookup's own warnings already carry it.
+pub(crate) fn record_session(span: &Span, id: &SessionId) {
+    if !span.is_disabled() {
+        span.record("session.id", tracing::field::display(id.fingerprint()));
+    }
+}
+
+/// Records what the lookup gave on the span.
+pub(crate) fn record_lookup(span: &Span, identity: &Identity) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(user) = &identity.user_id {
+        span.record("user.id", &**user);
+    }
+    span.record("lookup.outcome", tracing::field::display(identity.outcome.as_str()));
+}

@@ -1,0 +1,13 @@
+//! What handlers use: the [`SessionContext`] extractor, the typed body source
+//! ([`SessionIdSource`], derived with `#[derive(SessionIdSource)]`), the panic response, and
+//! the support code `#[with_session_context]` expands to.
+
+mod extract;
+mod panic;
+#[doc(hidden)]
+pub mod private;
+mod typed_body;
+
+pub use extract::{MissingContext, SessionContext};
+pub use panic::panic_response;
+pub use typed_body::{SessionIdField, SessionIdSource};

@@ -1,0 +1,127 @@
+//! The response future: closes the request (correlation id echoed, summary written) on the
+//! way out, whichever path the request took.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::Response;
+
+use super::body::ResponseBody;
+use crate::context::RequestContext;
+use crate::request::SessionRejection;
+use crate::request::close::{Ending, echo_correlation_id, finish, grpc_status, is_grpc};
+use crate::scope::Scoped;
+
+/// What the inner part of a request gave: the inner service's answer, or the layer's
+/// rejection.
+pub(super) enum Answer<T> {
+    Inner(T),
+    Rejected(SessionRejection),
+}
+
+/// What the waiting path ends with: the context, and what answered the request.
+pub(super) type Waited<F> = (Arc<RequestContext>, Answer<<F as Future>::Output>);
+
+type BoxedWaiting<F> = Pin<Box<dyn Future<Output = Waited<F>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`SessionContextService`](super::SessionContextService).
+    pub struct ResponseFuture<F>
+    where
+        F: Future,
+    {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F>
+    where
+        F: Future,
+    {
+        // The inner service runs inside the context; the scope hands the context back.
+        Running { #[pin] fut: Scoped<F> },
+        // The body or the store had to be awaited first.
+        Waiting { fut: BoxedWaiting<F> },
+        // Answered by the layer itself (a policy rejection).
+        Rejected { answer: Option<(Arc<RequestContext>, SessionRejection)> },
+    }
+}
+
+impl<F: Future> ResponseFuture<F> {
+    pub(super) fn running(fut: Scoped<F>) -> Self {
+        Self { state: State::Running { fut } }
+    }
+
+    pub(super) fn waiting(fut: BoxedWaiting<F>) -> Self {
+        Self { state: State::Waiting { fut } }
+    }
+
+    pub(super) fn rejected(ctx: Arc<RequestContext>, rejection: SessionRejection) -> Self {
+        Self { state: State::Rejected { answer: Some((ctx, rejection)) } }
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (ctx, answer) = match self.project().state.project() {
+            StateProj::Running { mut fut } => {
+                let output = std::task::ready!(fut.as_mut().poll(cx));
+                match fut.take_context() {
+                    Some(ctx) => (ctx, Answer::Inner(output)),
+                    // Taken already: only a future polled after completion gets here.
+                    None => return Poll::Ready(output.map(|response| response.map(ResponseBody::inner))),
+                }
+            }
+            StateProj::Waiting { fut } => std::task::ready!(fut.as_mut().poll(cx)),
+            StateProj::Rejected { answer } => {
+                let (ctx, rejection) = answer.take().expect("polled after completion");
+                (ctx, Answer::Rejected(rejection))
+            }
+        };
+        Poll::Ready(complete(ctx, answer))
+    }
+}
+
+/// Echoes the correlation id and closes the request: now, or for a gRPC call whose status
+/// comes in trailers, when they pass.
+fn complete<ResBody, E>(
+    ctx: Arc<RequestContext>,
+    answer: Answer<Result<Response<ResBody>, E>>,
+) -> Result<Response<ResponseBody<ResBody>>, E> {
+    let mut response = match answer {
+        Answer::Rejected(rejection) => {
+            let response = rejection.into_http(ResponseBody::rejection);
+            finish(&ctx, Ending::status(response.status()));
+            return Ok(response);
+        }
+        Answer::Inner(Err(error)) => {
+            finish(&ctx, Ending::ServiceError);
+            return Err(error);
+        }
+        Answer::Inner(Ok(response)) => response,
+    };
+    echo_correlation_id(response.headers_mut(), ctx.correlation_id());
+    let status = response.status();
+    if !is_grpc(response.headers()) {
+        finish(&ctx, Ending::status(status));
+        return Ok(response.map(ResponseBody::inner));
+    }
+    match grpc_status(response.headers()) {
+        // Trailers-only: the status came with the headers.
+        Some(code) => {
+            finish(&ctx, Ending::Response { status, grpc_status: Some(code) });
+            Ok(response.map(ResponseBody::inner))
+        }
+        None => Ok(response.map(|body| ResponseBody::closing_at_trailers(body, ctx, status))),
+    }
+}

@@ -1,0 +1,171 @@
+//! The layer and its settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use tower_layer::Layer;
+
+use super::service::SessionContextService;
+use crate::lookup::{SessionLookup, SharedLookup};
+use crate::request::{Config, Handoff, Pipeline};
+
+/// A tower layer that gives every request its [`RequestContext`](crate::RequestContext):
+/// an axum `Router`, a tonic server, or any tower service over `http::Request<B>`.
+///
+/// For each request it takes the correlation id (or makes one), finds the session id
+/// (header `x-session-id`, query `session_id`, cookie when enabled, JSON body field
+/// `session_id`), looks the user up through the store within a timeout, and runs the rest of
+/// the stack inside the context and its `request` span. Every response carries
+/// `x-correlation-id`.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer};
+///
+/// async fn hello() -> String {
+///     let user = sessionscope::user_id().unwrap_or_else(|| "stranger".into());
+///     format!("hello, {user}")
+/// }
+///
+/// let store = MemoryStore::new();
+/// let app: Router = Router::new()
+///     .route("/hello", get(hello))
+///     .layer(
+///         SessionContextLayer::new(CachedLookup::new(store))
+///             .cookie("sid")
+///             .lookup_timeout(Duration::from_millis(100)),
+///     );
+/// ```
+pub struct SessionContextLayer<L> {
+    shared: Arc<Shared<L>>,
+}
+
+/// What every request through one layer reads, behind one `Arc`: the router clones its
+/// service for every request, so one count to bump instead of several.
+pub(super) struct Shared<L> {
+    pub(super) pipeline: Pipeline<Arc<L>>,
+    // The same store, type-erased once, with the settings: what the layer leaves for
+    // `#[with_session_context]` when it finds no session id itself.
+    pub(super) handoff: Handoff,
+}
+
+impl<L: SessionLookup> Shared<L> {
+    fn new(lookup: Arc<L>, config: Config) -> Self {
+        let handoff = Pipeline { lookup: SharedLookup::new(Arc::clone(&lookup)), config: config.clone() };
+        Self { pipeline: Pipeline { lookup, config }, handoff: Handoff(Arc::new(handoff)) }
+    }
+}
+
+impl<L> Clone for SessionContextLayer<L> {
+    fn clone(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<L> std::fmt::Debug for SessionContextLayer<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionContextLayer").field("config", &self.shared.pipeline.config).finish_non_exhaustive()
+    }
+}
+
+impl<L: SessionLookup> SessionContextLayer<L> {
+    /// A layer that looks sessions up in `lookup`, with the default sources and limits.
+    pub fn new(lookup: L) -> Self {
+        Self { shared: Arc::new(Shared::new(Arc::new(lookup), Config::default())) }
+    }
+
+    fn configure(self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.shared.pipeline.config.clone();
+        change(&mut config);
+        Self { shared: Arc::new(Shared::new(Arc::clone(&self.shared.pipeline.lookup), config)) }
+    }
+
+    /// The header the session id is read from (default `x-session-id`).
+    ///
+    /// # Panics
+    /// If `name` is not a valid header name.
+    pub fn session_header(self, name: &str) -> Self {
+        let name = HeaderName::try_from(name).expect("a valid header name");
+        self.configure(|c| c.sources.header = Some(name))
+    }
+
+    /// The query parameter the session id is read from (default `session_id`).
+    pub fn query_param(self, name: &str) -> Self {
+        self.configure(|c| c.sources.query = Some(name.into()))
+    }
+
+    /// Reads the session id from the cookie called `name` (off by default).
+    pub fn cookie(self, name: &str) -> Self {
+        self.configure(|c| c.sources.cookie = Some(name.into()))
+    }
+
+    /// The top-level JSON body field the session id is read from (default `session_id`).
+    pub fn body_field(self, name: &str) -> Self {
+        self.configure(|c| c.sources.body_field = Some(name.into()))
+    }
+
+    /// Never reads the session id from the header.
+    pub fn without_header(self) -> Self {
+        self.configure(|c| c.sources.header = None)
+    }
+
+    /// Never reads the session id from the query string.
+    pub fn without_query(self) -> Self {
+        self.configure(|c| c.sources.query = None)
+    }
+
+    /// Never peeks at request bodies.
+    pub fn without_body(self) -> Self {
+        self.configure(|c| c.sources.body_field = None)
+    }
+
+    /// The largest JSON body peeked for the session id (default 64 KiB). A body declared
+    /// larger is not read; one without a declared length that turns out larger reaches the
+    /// handler as the bytes read so far followed by the rest of the stream, unchanged.
+    pub fn body_peek_limit(self, bytes: usize) -> Self {
+        self.configure(|c| c.sources.body_peek_limit = bytes)
+    }
+
+    /// How long the layer waits for a JSON body to arrive whole before it goes on without the
+    /// body's session id (default 1 s, counted from the start of the request). The handler
+    /// then receives what was read followed by the rest of the stream, unchanged, so a client
+    /// that stalls cannot hold a request longer than this.
+    pub fn body_peek_deadline(self, deadline: Duration) -> Self {
+        self.configure(|c| c.sources.body_peek_deadline = deadline)
+    }
+
+    /// How long the store may take before the request goes on without a user (default 250 ms).
+    pub fn lookup_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeout = timeout)
+    }
+
+    /// The headers an incoming correlation id is taken from, first match wins (default
+    /// `x-correlation-id`, then `x-request-id`). Responses always echo `x-correlation-id`.
+    ///
+    /// # Panics
+    /// If a name is not a valid header name.
+    pub fn correlation_headers<'a>(self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names = names.into_iter().map(|n| HeaderName::try_from(n).expect("a valid header name")).collect();
+        self.configure(|c| c.correlation_headers = names)
+    }
+
+    /// Answers 401 (400 for a malformed id) to requests without a valid session id.
+    pub fn require_session(self) -> Self {
+        self.configure(|c| c.policy.require_session = true)
+    }
+
+    /// Answers 401 to requests whose session has no user, 503 when the store failed.
+    pub fn require_user(self) -> Self {
+        self.configure(|c| c.policy.require_user = true)
+    }
+}
+
+impl<S, L> Layer<S> for SessionContextLayer<L> {
+    type Service = SessionContextService<S, L>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionContextService::new(inner, Arc::clone(&self.shared))
+    }
+}

@@ -1,0 +1,195 @@
+//! The service the layer wraps around the inner stack: the request steps in order, without
+//! waiting when nothing needs waiting for.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::body::{RequestBody, ResponseBody};
+use super::future::{Answer, ResponseFuture, Waited};
+use super::layer::Shared;
+use crate::context::{Identity, RequestContext, SessionSource};
+use crate::ids::SessionId;
+use crate::lookup::SessionLookup;
+use crate::request::body_peek::{BoxError, offer_head, read_head};
+use crate::request::settle::{Settled, look_up, settle, settle_now};
+use crate::request::start::Start;
+use crate::request::{Config, Pipeline};
+use crate::scope::{Scoped, sync_scope};
+
+/// The service [`SessionContextLayer`](super::SessionContextLayer) wraps around the inner
+/// stack.
+pub struct SessionContextService<S, L> {
+    inner: S,
+    shared: Arc<Shared<L>>,
+}
+
+impl<S, L> SessionContextService<S, L> {
+    pub(super) fn new(inner: S, shared: Arc<Shared<L>>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+impl<S: Clone, L> Clone for SessionContextService<S, L> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<S: std::fmt::Debug, L> std::fmt::Debug for SessionContextService<S, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionContextService").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+/// What a request needs before the inner service can be called, decided without waiting.
+enum Plan {
+    /// No session id in the request head and no body to peek: the identity stays open, for
+    /// `#[with_session_context]` to settle from the handler's typed body.
+    NoSession,
+    /// Settled already (the store had the answer at hand).
+    Settled(Identity),
+    /// Something must be awaited first.
+    Wait(Wait),
+}
+
+/// What the waiting path awaits.
+enum Wait {
+    /// The head of the JSON body, then the store if it held an id.
+    Body,
+    /// The store, for the id of the request head.
+    Store(SessionId, SessionSource),
+}
+
+impl<S, L, B, ResBody> Service<Request<B>> for SessionContextService<S, L>
+where
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    ResBody: Send + 'static,
+    L: SessionLookup,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let (mut parts, body) = req.into_parts();
+        let Pipeline { lookup, config } = &self.shared.pipeline;
+        let mut start = Start::read(&parts, config);
+        let plan = plan(&mut start, &parts, &body, lookup, config);
+        let identity = match plan {
+            Plan::Wait(wait) => {
+                // The clone is the one not yet polled ready; keep the ready one for this call.
+                let fresh = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, fresh);
+                let waited = waiting(ready, Arc::clone(&self.shared), start, wait, parts, body);
+                return ResponseFuture::waiting(Box::pin(waited));
+            }
+            Plan::NoSession => {
+                parts.extensions.insert(self.shared.handoff.clone());
+                None
+            }
+            Plan::Settled(identity) => Some(identity),
+        };
+        let (ctx, _) = start.open(&parts.headers, identity);
+        let ctx = Arc::new(ctx);
+        match config.policy.check(&ctx) {
+            Ok(()) => ResponseFuture::running(enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body))),
+            Err(rejection) => ResponseFuture::rejected(ctx, rejection),
+        }
+    }
+}
+
+/// Decides what the request needs: the head's session id settled at once, looked up, or
+/// the body's head read first.
+fn plan<L: SessionLookup, B: Body>(
+    start: &mut Start,
+    parts: &Parts,
+    body: &B,
+    lookup: &Arc<L>,
+    config: &Config,
+) -> Plan {
+    match start.found.chosen.take() {
+        None if config.sources.body_peekable(parts, &body.size_hint()) => Plan::Wait(Wait::Body),
+        None => Plan::NoSession,
+        chosen => match settle_now(Some(lookup), chosen, start.started_at) {
+            Settled::Now(identity) => Plan::Settled(identity),
+            Settled::Wait(id, source) => Plan::Wait(Wait::Store(id, source)),
+        },
+    }
+}
+
+/// Calls `inner` inside the context and its span; the future runs in the context's scope,
+/// which hands the context back when it is done.
+fn enter<S, B>(ctx: &Arc<RequestContext>, inner: &mut S, parts: Parts, body: RequestBody<B>) -> Scoped<S::Future>
+where
+    S: Service<Request<RequestBody<B>>>,
+{
+    let fut = sync_scope(ctx, || inner.call(Request::from_parts(parts, body)));
+    crate::scope::scope(Arc::clone(ctx), fut)
+}
+
+/// The path that waits: for the body's head (then the store, if it held an id), or for the
+/// store (`call` asked it for an answer at hand, in vain).
+async fn waiting<S, L, B>(
+    mut inner: S,
+    shared: Arc<Shared<L>>,
+    start: Start,
+    wait: Wait,
+    mut parts: Parts,
+    body: B,
+) -> Waited<S::Future>
+where
+    S: Service<Request<RequestBody<B>>>,
+    L: SessionLookup,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let Pipeline { lookup, config } = &shared.pipeline;
+    let started_at = start.started_at;
+    let (ctx, mut found) = start.open(&parts.headers, None);
+    let span = ctx.span();
+    let body = match wait {
+        Wait::Body => {
+            let sources = &config.sources;
+            let head = read_head(body, sources.body_peek_limit, started_at + sources.body_peek_deadline).await;
+            span.in_scope(|| offer_head(&mut found, &head, sources.body_field.as_deref().unwrap_or_default()));
+            if found.invalid_seen {
+                ctx.mark_invalid_session_seen();
+            }
+            match found.chosen.take() {
+                // An id from the body is new: the store may have it at hand.
+                chosen @ Some(_) => {
+                    ctx.settle_identity(settle(Some(lookup), config.timeout, chosen, started_at, span).await);
+                }
+                None => drop(parts.extensions.insert(shared.handoff.clone())),
+            }
+            RequestBody::replayed(head)
+        }
+        Wait::Store(id, source) => {
+            crate::context::record_session(span, &id);
+            let identity =
+                tracing::Instrument::instrument(look_up(&**lookup, config.timeout, id, source), span.clone());
+            ctx.settle_identity(identity.await);
+            RequestBody::untouched(body)
+        }
+    };
+    let ctx = Arc::new(ctx);
+    let answer = match config.policy.check(&ctx) {
+        Ok(()) => Answer::Inner(enter(&ctx, &mut inner, parts, body).await),
+        Err(rejection) => Answer::Rejected(rejection),
+    };
+    (ctx, answer)
+}

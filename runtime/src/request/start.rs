@@ -1,0 +1,59 @@
+//! Opening a request: the correlation id (the caller's or a new one), the HTTP attributes,
+//! the session id candidates of the request head, the request span and the context.
+
+use std::time::Instant;
+
+use http::HeaderMap;
+use http::request::Parts;
+
+use super::Config;
+use super::sources::Found;
+use crate::context::{HttpAttributes, Identity, RequestContext, request_span};
+use crate::ids::CorrelationId;
+
+/// What is read from the request head before anything is awaited.
+pub(crate) struct Start {
+    pub(crate) started_at: Instant,
+    correlation_id: CorrelationId,
+    http: HttpAttributes,
+    /// The session id candidates of header, query and cookie, best first.
+    pub(crate) found: Found,
+}
+
+impl Start {
+    /// Reads the request head.
+    pub(crate) fn read(parts: &Parts, config: &Config) -> Self {
+        let started_at = Instant::now();
+        Self {
+            started_at,
+            correlation_id: incoming_correlation_id(parts, config)
+                .unwrap_or_else(|| CorrelationId::generate_at(started_at)),
+            http: HttpAttributes::from_parts(parts),
+            found: config.sources.read_parts(parts),
+        }
+    }
+
+    /// Opens the request span (with the identity, when it is already known, and as a child of
+    /// the caller's trace with feature `opentelemetry`), logs what the sources noted inside
+    /// it, and builds the context: its identity settled when given, else left open.
+    pub(crate) fn open(self, headers: &HeaderMap, identity: Option<Identity>) -> (RequestContext, Found) {
+        let Self { started_at, correlation_id, http, mut found } = self;
+        let span = request_span(&correlation_id, &http, identity.as_ref());
+        #[cfg(feature = "opentelemetry")]
+        super::trace_parent::join(&span, headers);
+        #[cfg(not(feature = "opentelemetry"))]
+        let _ = headers;
+        if found.has_notes() {
+            span.in_scope(|| found.emit());
+        }
+        let ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
+        if found.invalid_seen {
+            ctx.mark_invalid_session_seen();
+        }
+        (ctx, found)
+    }
+}
+
+fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
+    config.correlation_headers.iter().find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
+}

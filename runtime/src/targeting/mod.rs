@@ -1,0 +1,428 @@
+//! Targeted tracing: verbose logs for chosen users, sessions or operations only, switched at
+//! run time without a restart.
+//!
+//! [`TargetedFilter`] is a per-layer filter for `tracing-subscriber`. Events at or above the
+//! base level always pass. More verbose events (down to the verbose level, TRACE by default)
+//! pass only inside a request whose context matches the targets: any of the targeted users,
+//! AND any of the targeted sessions, AND any of the targeted operations, where an empty
+//! dimension does not constrain. With no target set, or with targeting disabled, the filter
+//! costs one atomic load per verbose call site.
+//!
+//! ```
+//! use tracing_subscriber::{Layer, filter::LevelFilter, layer::SubscriberExt};
+//! use sessionscope::{Dimension, TargetedFilter};
+//!
+//! let filter = TargetedFilter::from_env(LevelFilter::INFO);
+//! let handle = filter.handle();
+//! let subscriber = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_filter(filter));
+//! # drop(subscriber);
+//! // Later, from an admin endpoint or a signal handler:
+//! handle.add(Dimension::User, "alice", None);
+//! ```
+//!
+//! Environment variables read by [`TargetedFilter::from_env`]: `SESSIONSCOPE_TRACE_USERS`,
+//! `SESSIONSCOPE_TRACE_SESSIONS` (raw ids or fingerprints), `SESSIONSCOPE_TRACE_OPERATIONS`
+//! (operation names or route templates), each comma-separated; `SESSIONSCOPE_TRACE_LEVEL`
+//! (the verbose level, default `trace`); `SESSIONSCOPE_TRACE_DISABLE` (`1` or `true`).
+
+#[cfg(feature = "admin")]
+pub mod admin;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use tracing::Metadata;
+use tracing::subscriber::Interest;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, Filter};
+
+use crate::context::RequestContext;
+use crate::ids::{Fingerprint, SessionId};
+use crate::scope::with_current;
+
+/// A kind of target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// A user id, as the store returns it.
+    User,
+    /// A session: its raw id or its 16-hex-digit fingerprint (as logs show it).
+    Session,
+    /// An operation name (`#[with_session_context(operation = ..)]`) or a route template.
+    Operation,
+}
+
+impl Dimension {
+    /// `user`, `session` or `operation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Session => "session",
+            Self::Operation => "operation",
+        }
+    }
+}
+
+type Expiry = Option<Instant>;
+
+#[derive(Debug, Default)]
+struct Targets {
+    users: HashMap<Box<str>, Expiry>,
+    sessions: HashMap<Fingerprint, Expiry>,
+    operations: HashMap<Box<str>, Expiry>,
+    disabled: bool,
+}
+
+impl Targets {
+    fn prune(&mut self, now: Instant) {
+        let live = |expiry: &Expiry| expiry.is_none_or(|at| at > now);
+        self.users.retain(|_, e| live(e));
+        self.sessions.retain(|_, e| live(e));
+        self.operations.retain(|_, e| live(e));
+    }
+
+    fn is_active(&self) -> bool {
+        let no_targets = self.users.is_empty() && self.sessions.is_empty() && self.operations.is_empty();
+        !self.disabled && !no_targets
+    }
+
+    fn matches(&self, ctx: &RequestContext, now: Instant) -> bool {
+        let mut constrained = false;
+        let users = check(&self.users, now, &mut constrained, |u| ctx.user_id() == Some(&**u));
+        let fingerprint = ctx.session_id().map(SessionId::fingerprint);
+        let sessions = check(&self.sessions, now, &mut constrained, |f| fingerprint == Some(*f));
+        let operations = check(&self.operations, now, &mut constrained, |op| {
+            ctx.operation() == Some(&**op) || ctx.route() == Some(&**op)
+        });
+        constrained && users && sessions && operations
+    }
+}
+
+/// One dimension: unconstrained when it has no live entry, else some live entry must match.
+fn check<K>(entries: &HashMap<K, Expiry>, now: Instant, constrained: &mut bool, hit: impl Fn(&K) -> bool) -> bool {
+    let mut live = entries.iter().filter(|(_, expiry)| expiry.is_none_or(|at| at > now)).peekable();
+    if live.peek().is_none() {
+        return true;
+    }
+    *constrained = true;
+    live.any(|(key, _)| hit(key))
+}
+
+/// A cloneable handle that reads and changes the targets while the service runs.
+///
+/// Every change is effective for the next event.
+#[derive(Debug, Clone, Default)]
+pub struct TargetingHandle {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    active: AtomicBool,
+    targets: RwLock<Targets>,
+}
+
+/// What is targeted right now, for display (sessions as fingerprints only).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TargetsSnapshot {
+    /// Targeted users.
+    pub users: Vec<TargetEntry>,
+    /// Targeted sessions, as fingerprints.
+    pub sessions: Vec<TargetEntry>,
+    /// Targeted operations or routes.
+    pub operations: Vec<TargetEntry>,
+    /// Whether targeting is switched off as a whole.
+    pub disabled: bool,
+}
+
+/// One target and how long it has left.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct TargetEntry {
+    /// The user, fingerprint or operation.
+    pub value: String,
+    /// Seconds until it expires (rounded up), or `None` for no expiry.
+    pub expires_in_secs: Option<u64>,
+}
+
+impl TargetingHandle {
+    /// A handle with no targets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Targets `value` in `dimension`, for `ttl` if given, else until removed.
+    /// A session may be given as its raw id or as its fingerprint.
+    pub fn add(&self, dimension: Dimension, value: &str, ttl: Option<Duration>) {
+        let expiry = ttl.map(|ttl| Instant::now() + ttl);
+        self.write(|t| match dimension {
+            Dimension::User => drop(t.users.insert(value.into(), expiry)),
+            Dimension::Session => {
+                for fingerprint in session_keys(value) {
+                    t.sessions.insert(fingerprint, expiry);
+                }
+            }
+            Dimension::Operation => drop(t.operations.insert(value.into(), expiry)),
+        });
+    }
+
+    /// Stops targeting `value` in `dimension`. Returns whether it was targeted.
+    pub fn remove(&self, dimension: Dimension, value: &str) -> bool {
+        self.write(|t| match dimension {
+            Dimension::User => t.users.remove(value).is_some(),
+            Dimension::Session => {
+                // Remove every key the value stands for; do not stop at the first.
+                let mut removed = false;
+                for fingerprint in session_keys(value) {
+                    removed |= t.sessions.remove(&fingerprint).is_some();
+                }
+                removed
+            }
+            Dimension::Operation => t.operations.remove(value).is_some(),
+        })
+    }
+
+    /// Removes every target (the disabled switch stays as it is).
+    pub fn clear(&self) {
+        self.write(|t| {
+            t.users.clear();
+            t.sessions.clear();
+            t.operations.clear();
+        });
+    }
+
+    /// Switches targeting off (`true`) or back on (`false`) without forgetting targets.
+    pub fn set_disabled(&self, disabled: bool) {
+        self.write(|t| t.disabled = disabled);
+    }
+
+    /// Whether targeting is switched off.
+    pub fn is_disabled(&self) -> bool {
+        self.read(|t| t.disabled)
+    }
+
+    /// What is targeted now.
+    pub fn snapshot(&self) -> TargetsSnapshot {
+        let now = Instant::now();
+        self.write(|t| t.prune(now));
+        let entries = |pairs: Vec<(String, Expiry)>| {
+            let mut list: Vec<TargetEntry> = pairs
+                .into_iter()
+                .map(|(value, expiry)| TargetEntry {
+                    value,
+                    expires_in_secs: expiry.map(|at| at.saturating_duration_since(now).as_secs_f64().ceil() as u64),
+                })
+                .collect();
+            list.sort();
+            list
+        };
+        self.read(|t| TargetsSnapshot {
+            users: entries(t.users.iter().map(|(k, e)| (k.to_string(), *e)).collect()),
+            sessions: entries(t.sessions.iter().map(|(k, e)| (k.to_string(), *e)).collect()),
+            operations: entries(t.operations.iter().map(|(k, e)| (k.to_string(), *e)).collect()),
+            disabled: t.disabled,
+        })
+    }
+
+    /// Whether `ctx` is targeted now.
+    pub fn matches(&self, ctx: &RequestContext) -> bool {
+        self.is_active() && self.read(|t| !t.disabled && t.matches(ctx, Instant::now()))
+    }
+
+    /// Whether any target is set and targeting is on: the fast-path check.
+    pub fn is_active(&self) -> bool {
+        self.shared.active.load(Ordering::Relaxed)
+    }
+
+    /// Reads targets from variables supplied by `var` (the environment, in production).
+    pub fn load_vars(&self, var: impl Fn(&str) -> Option<String>) {
+        let list = |name: &str| var(name).unwrap_or_default();
+        for (name, dimension) in [
+            ("SESSIONSCOPE_TRACE_USERS", Dimension::User),
+            ("SESSIONSCOPE_TRACE_SESSIONS", Dimension::Session),
+            ("SESSIONSCOPE_TRACE_OPERATIONS", Dimension::Operation),
+        ] {
+            for value in list(name).split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                self.add(dimension, value, None);
+            }
+        }
+        let disable = list("SESSIONSCOPE_TRACE_DISABLE");
+        if matches!(disable.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on") {
+            self.set_disabled(true);
+        }
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Targets) -> R) -> R {
+        f(&self.shared.targets.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut Targets) -> R) -> R {
+        let mut targets = self.shared.targets.write().unwrap_or_else(PoisonError::into_inner);
+        let result = f(&mut targets);
+        self.shared.active.store(targets.is_active(), Ordering::Relaxed);
+        result
+    }
+}
+
+/// A session target names the raw id's fingerprint, and the value itself read as a
+/// fingerprint when it looks like one (so both forms an operator may paste work).
+fn session_keys(value: &str) -> Vec<Fingerprint> {
+    let mut keys = vec![Fingerprint::of(value)];
+    keys.extend(Fingerprint::parse(value));
+    keys
+}
+
+/// A `tracing-subscriber` per-layer filter: base level for everyone, verbose level for the
+/// targeted requests. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct TargetedFilter {
+    base: LevelFilter,
+    verbose: LevelFilter,
+    handle: TargetingHandle,
+}
+
+impl TargetedFilter {
+    /// Everyone at `base`; targeted requests at TRACE. No targets yet.
+    pub fn new(base: impl Into<LevelFilter>) -> Self {
+        Self { base: base.into(), verbose: LevelFilter::TRACE, handle: TargetingHandle::new() }
+    }
+
+    /// Like [`new`](Self::new), with targets and verbose level from the environment.
+    pub fn from_env(base: impl Into<LevelFilter>) -> Self {
+        let filter = Self::new(base);
+        filter.handle.load_vars(|name| std::env::var(name).ok());
+        let level = std::env::var("SESSIONSCOPE_TRACE_LEVEL").ok().and_then(|l| l.parse::<LevelFilter>().ok());
+        match level {
+            Some(level) => filter.verbose(level),
+            None => filter,
+        }
+    }
+
+    /// The level targeted requests get (never less verbose than the base level).
+    pub fn verbose(mut self, level: impl Into<LevelFilter>) -> Self {
+        self.verbose = level.into().max(self.base);
+        self
+    }
+
+    /// Shares targets with another filter or an admin router.
+    pub fn with_handle(mut self, handle: TargetingHandle) -> Self {
+        self.handle = handle;
+        self
+    }
+
+    /// The handle that changes this filter's targets at run time.
+    pub fn handle(&self) -> TargetingHandle {
+        self.handle.clone()
+    }
+
+    fn decide(&self, level: &tracing::Level) -> bool {
+        if self.base >= *level {
+            return true;
+        }
+        self.verbose >= *level
+            && self.handle.is_active()
+            && with_current(|ctx| ctx.is_some_and(|ctx| self.handle.matches(ctx)))
+    }
+}
+
+impl<S> Filter<S> for TargetedFilter {
+    fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        self.decide(meta.level())
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.base >= *meta.level() {
+            Interest::always()
+        } else if self.verbose >= *meta.level() {
+            // Targets change at run time: ask again for every event.
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.verbose.max(self.base))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::SessionSource;
+
+    fn ctx(user: Option<&str>, session: &str, route: &str) -> Arc<RequestContext> {
+        let mut builder =
+            RequestContext::builder().session(SessionId::parse(session).unwrap(), SessionSource::Header).route(route);
+        if let Some(user) = user {
+            builder = builder.user_id(user);
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn or_within_and_across_dimensions() {
+        let handle = TargetingHandle::new();
+        let alice = ctx(Some("alice"), "s-1", "/a");
+        let bob = ctx(Some("bob"), "s-2", "/b");
+        assert!(!handle.matches(&alice), "no targets, nothing matches");
+
+        handle.add(Dimension::User, "alice", None);
+        handle.add(Dimension::User, "carol", None);
+        assert!(handle.matches(&alice) && !handle.matches(&bob));
+
+        handle.add(Dimension::Operation, "/b", None);
+        assert!(!handle.matches(&alice), "alice, but not on /b");
+        handle.add(Dimension::User, "bob", None);
+        assert!(handle.matches(&bob));
+
+        handle.set_disabled(true);
+        assert!(!handle.matches(&bob));
+        handle.set_disabled(false);
+        assert!(handle.matches(&bob));
+    }
+
+    #[test]
+    fn sessions_by_raw_id_or_fingerprint() {
+        let handle = TargetingHandle::new();
+        let c = ctx(None, "s-1", "/a");
+        handle.add(Dimension::Session, &Fingerprint::of("s-1").to_string(), None);
+        assert!(handle.matches(&c));
+        assert!(handle.remove(Dimension::Session, &Fingerprint::of("s-1").to_string()));
+        assert!(!handle.matches(&c));
+        handle.add(Dimension::Session, "s-1", None);
+        assert!(handle.matches(&c));
+        assert_eq!(handle.snapshot().sessions.len(), 1, "a raw id that is not hex adds one key");
+    }
+
+    #[test]
+    fn expired_targets_stop_matching_and_do_not_widen() {
+        let handle = TargetingHandle::new();
+        let alice = ctx(Some("alice"), "s-1", "/a");
+        let bob = ctx(Some("bob"), "s-2", "/b");
+        handle.add(Dimension::User, "alice", Some(Duration::from_millis(20)));
+        handle.add(Dimension::Operation, "/a", None);
+        assert!(handle.matches(&alice));
+        std::thread::sleep(Duration::from_millis(40));
+        // The user dimension expired: only the operation constrains now.
+        assert!(handle.matches(&alice) && !handle.matches(&bob));
+        assert!(handle.snapshot().users.is_empty());
+    }
+
+    #[test]
+    fn env_vars() {
+        let handle = TargetingHandle::new();
+        handle.load_vars(|name| match name {
+            "SESSIONSCOPE_TRACE_USERS" => Some(" alice, bob ,".into()),
+            "SESSIONSCOPE_TRACE_OPERATIONS" => Some("checkout".into()),
+            "SESSIONSCOPE_TRACE_DISABLE" => Some("TRUE".into()),
+            _ => None,
+        });
+        let snap = handle.snapshot();
+        let users: Vec<_> = snap.users.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!(users, ["alice", "bob"]);
+        assert_eq!(snap.operations[0].value, "checkout");
+        assert!(snap.disabled && !handle.is_active());
+    }
+}

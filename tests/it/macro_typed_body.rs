@@ -1,0 +1,76 @@
+//! The typed body source: the session id read from the handler's deserialized `Json<T>`,
+//! in priority after header and query, with conflicts logged by fingerprint only.
+
+use crate::common;
+use crate::macro_common;
+
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use common::{Counting, TestServer, correlation_header, seeded_store};
+use macro_common::{Seen, Step};
+use sessionscope::{Fingerprint, SharedLookup, with_session_context};
+
+#[with_session_context(operation = "step")]
+async fn step(Json(body): Json<Step>) -> Json<Seen> {
+    tracing::info!(note = %body.note, "step");
+    Seen::now()
+}
+
+fn app(store: &Counting<sessionscope::MemoryStore>) -> Router {
+    Router::new().route("/step", post(step)).layer(Extension(SharedLookup::new(store.clone())))
+}
+
+#[tokio::test]
+async fn session_id_comes_from_the_typed_body() {
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(&store)).await;
+    let body = serde_json::json!({"sessionId": "s-alice", "investigationId": "inv-7", "note": "n"});
+    let response = server.post("/step").json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let seen: Seen = response.json().await.unwrap();
+    assert_eq!(seen.source.as_deref(), Some("typed_body"));
+    assert_eq!(seen.user_id.as_deref(), Some("alice"));
+    assert_eq!(seen.investigation.as_deref(), Some("inv-7"));
+    assert_eq!(store.calls(), 1);
+}
+
+#[tokio::test]
+async fn header_beats_body_and_the_conflict_is_logged_by_fingerprint() {
+    let capture = sessionscope::testing::capture();
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(&store)).await;
+    let response = server
+        .post("/step")
+        .header("x-session-id", "s-bob")
+        .json(&serde_json::json!({"sessionId": "s-alice"}))
+        .send()
+        .await
+        .unwrap();
+    let correlation_id = correlation_header(&response);
+    let seen: Seen = response.json().await.unwrap();
+    assert_eq!((seen.source.as_deref(), seen.user_id.as_deref()), (Some("header"), Some("bob")));
+    assert_eq!(store.calls(), 1, "only the winning id is looked up");
+
+    let events = capture.events_for(&correlation_id);
+    let conflict = events
+        .iter()
+        .find(|e| e.level == tracing::Level::WARN && e.field("ignored_source") == Some("typed_body"))
+        .expect("a warning records the conflict");
+    assert_eq!(conflict.field("kept_source"), Some("header"));
+    assert_eq!(conflict.field("kept_fingerprint"), Some(Fingerprint::of("s-bob").to_string().as_str()));
+    assert_eq!(conflict.field("ignored_fingerprint"), Some(Fingerprint::of("s-alice").to_string().as_str()));
+    for event in &events {
+        let line = event.render();
+        assert!(!line.contains("s-alice") && !line.contains("s-bob"), "raw id in a log: {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_body_id_leaves_no_session() {
+    let store = Counting::new(seeded_store());
+    let server = TestServer::start(app(&store)).await;
+    let response = server.post("/step").json(&serde_json::json!({"note": "no id"})).send().await.unwrap();
+    let seen: Seen = response.json().await.unwrap();
+    assert_eq!((seen.outcome.as_str(), seen.source), ("no_session", None));
+    assert_eq!(store.calls(), 0);
+}

@@ -1,0 +1,33 @@
+//! The integration tests: one binary, a module per feature. Feature-gated modules compile
+//! only with their feature (`cargo test --workspace --all-features` runs them all).
+
+mod common;
+mod macro_common;
+#[cfg(feature = "redis")]
+mod redis_support;
+
+mod body_integrity;
+mod body_properties;
+mod continuity;
+mod hostile_input;
+mod isolation_under_load;
+mod json_logs;
+mod layout;
+mod lookup_outcomes;
+mod macro_error_response;
+mod macro_policy;
+mod macro_standalone;
+mod macro_typed_body;
+mod macro_with_layer;
+mod panics;
+mod request_summary;
+mod sources;
+mod store_faults;
+mod targeted_tracing;
+
+#[cfg(all(feature = "redis", feature = "reqwest"))]
+mod across_services;
+#[cfg(all(feature = "redis", feature = "reqwest", feature = "opentelemetry"))]
+mod otel;
+#[cfg(feature = "redis")]
+mod redis_store;

@@ -1,0 +1,192 @@
+//! Feature `opentelemetry`: W3C trace context across services, checked with an in-memory
+//! exporter. A joins the caller's trace, B joins A's, baggage carries the correlation id, and
+//! request spans carry `session.id` (fingerprint) and `user.id`.
+
+use crate::common;
+use crate::redis_support;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use common::{TestServer, json};
+use opentelemetry::baggage::BaggageExt as _;
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId, TracerProvider as _};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use serde::{Deserialize, Serialize};
+use sessionscope::{
+    CachedLookup, SessionContextLayer, SessionId, SessionRecord, lookup::RedisStore, propagate::RequestBuilderExt as _,
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+/// The in-memory exporter all the tests here share, and its provider.
+fn exporter() -> &'static InMemorySpanExporter {
+    &provider().0
+}
+
+fn provider() -> &'static (InMemorySpanExporter, SdkTracerProvider) {
+    static EXPORTER: OnceLock<(InMemorySpanExporter, SdkTracerProvider)> = OnceLock::new();
+    EXPORTER.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+        (exporter, provider)
+    })
+}
+
+/// A subscriber exporting to [`exporter`], for this test's thread (its servers run on the
+/// test's runtime, on this thread).
+fn export_spans() -> tracing::subscriber::DefaultGuard {
+    let otel = tracing_opentelemetry::layer().with_tracer(provider().1.tracer("sessionscope-tests"));
+    let (_capture, capture_layer) = sessionscope::testing::Capture::new();
+    tracing::subscriber::set_default(tracing_subscriber::registry().with(capture_layer).with(otel))
+}
+
+/// What B's handler saw of the trace.
+#[derive(Debug, Serialize, Deserialize)]
+struct TraceSeen {
+    trace_id: String,
+    baggage_correlation_id: Option<String>,
+}
+
+fn trace_seen() -> TraceSeen {
+    let cx = tracing::Span::current().context();
+    TraceSeen {
+        trace_id: cx.span().span_context().trace_id().to_string(),
+        baggage_correlation_id: cx.baggage().get("correlation_id").map(|v| v.to_string()),
+    }
+}
+
+#[derive(Clone)]
+struct Downstream {
+    url: String,
+    client: reqwest::Client,
+}
+
+async fn services(store: &RedisStore) -> (TestServer, TestServer) {
+    let layer = || SessionContextLayer::new(CachedLookup::new(store.clone()));
+    let b =
+        TestServer::start(Router::new().route("/b", get(|| async { axum::Json(trace_seen()) })).layer(layer())).await;
+    let down = Downstream { url: b.url("/b"), client: reqwest::Client::builder().no_proxy().build().unwrap() };
+    let a = Router::new()
+        .route(
+            "/propagated",
+            get(|State(d): State<Downstream>| async move { call(d.client.get(&d.url).with_context()).await }),
+        )
+        .route("/plain", get(|State(d): State<Downstream>| async move { call(d.client.get(&d.url)).await }))
+        .with_state(down)
+        .layer(layer());
+    (TestServer::start(a).await, b)
+}
+
+async fn call(request: reqwest::RequestBuilder) -> axum::Json<TraceSeen> {
+    axum::Json(json(request.send().await.expect("B answers")).await)
+}
+
+/// The exported `request` spans of one correlation id, waiting until `count` have ended.
+async fn request_spans(correlation_id: &str, count: usize) -> Vec<SpanData> {
+    let started = Instant::now();
+    loop {
+        let spans: Vec<SpanData> = exporter()
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.name == "request" && attribute(s, "correlation_id").as_deref() == Some(correlation_id))
+            .collect();
+        if spans.len() >= count || started.elapsed() > Duration::from_secs(5) {
+            return spans;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn attribute(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.to_string())
+}
+
+fn route_of<'a>(spans: &'a [SpanData], route: &str) -> &'a SpanData {
+    spans.iter().find(|s| attribute(s, "http.route").as_deref() == Some(route)).expect("a span for the route")
+}
+
+async fn seeded() -> Option<(redis_support::RedisServer, RedisStore, SessionId)> {
+    let redis = redis_support::start()?;
+    let store = RedisStore::new(redis.url()).unwrap();
+    let session = store.create(&SessionRecord::for_user("alice"), Duration::from_secs(600)).await.unwrap();
+    Some((redis, store, session))
+}
+
+#[tokio::test]
+async fn both_services_join_the_caller_s_trace() {
+    let _spans = export_spans();
+    let Some((_redis, store, session)) = seeded().await else { return };
+    let (a, _b) = services(&store).await;
+
+    let response = a
+        .get("/propagated")
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .header("x-correlation-id", "otel-journey")
+        .header("x-session-id", session.expose())
+        .send()
+        .await
+        .unwrap();
+    let seen_by_b: TraceSeen = json(response).await;
+    assert_eq!(seen_by_b.trace_id, CALLER_TRACE);
+    assert_eq!(seen_by_b.baggage_correlation_id.as_deref(), Some("otel-journey"));
+
+    let spans = request_spans("otel-journey", 2).await;
+    assert_eq!(spans.len(), 2, "A's and B's request spans");
+    let (span_a, span_b) = (route_of(&spans, "/propagated"), route_of(&spans, "/b"));
+    let caller_trace = TraceId::from_hex(CALLER_TRACE).unwrap();
+    assert_eq!(span_a.span_context.trace_id(), caller_trace);
+    assert_eq!(span_b.span_context.trace_id(), caller_trace, "both spans share one trace id");
+    assert_eq!(span_a.parent_span_id, SpanId::from_hex(CALLER_SPAN).unwrap());
+    assert_eq!(span_b.parent_span_id, span_a.span_context.span_id(), "B's span is a child of A's");
+
+    // Semantic conventions: the fingerprint as `session.id` on A (B got no session id).
+    assert_eq!(attribute(span_a, "session.id"), Some(session.fingerprint().to_string()));
+    assert_eq!(attribute(span_a, "user.id").as_deref(), Some("alice"));
+    assert_eq!(attribute(span_a, "http.response.status_code").as_deref(), Some("200"), "status on the span");
+    for span in [span_a, span_b] {
+        assert!(span.attributes.iter().all(|kv| !kv.value.to_string().contains(session.expose())), "no raw id");
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_traceparent_starts_a_trace_that_b_joins() {
+    let _spans = export_spans();
+    let Some((_redis, store, session)) = seeded().await else { return };
+    let (a, _b) = services(&store).await;
+
+    let response = a
+        .get("/propagated")
+        .header("x-correlation-id", "otel-new-trace")
+        .header("x-session-id", session.expose())
+        .send()
+        .await
+        .unwrap();
+    let _: TraceSeen = json(response).await;
+    let spans = request_spans("otel-new-trace", 2).await;
+    let (span_a, span_b) = (route_of(&spans, "/propagated"), route_of(&spans, "/b"));
+    assert_eq!(span_a.parent_span_id, SpanId::INVALID, "A is the root");
+    assert_eq!(span_b.span_context.trace_id(), span_a.span_context.trace_id());
+}
+
+#[tokio::test]
+async fn without_propagation_the_traces_are_separate() {
+    let _spans = export_spans();
+    let Some((_redis, store, _session)) = seeded().await else { return };
+    let (a, _b) = services(&store).await;
+
+    let response = a.get("/plain").header("x-correlation-id", "otel-plain").send().await.unwrap();
+    let seen_by_b: TraceSeen = json(response).await;
+    assert_ne!(seen_by_b.trace_id, "00000000000000000000000000000000");
+    let spans = request_spans("otel-plain", 1).await;
+    let span_a = route_of(&spans, "/plain");
+    assert_ne!(span_a.span_context.trace_id().to_string(), seen_by_b.trace_id);
+    assert_eq!(seen_by_b.baggage_correlation_id, None);
+}
