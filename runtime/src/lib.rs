@@ -33,7 +33,7 @@
 //! | --- | --- |
 //! | [`ids`] | session id, fingerprint, correlation id |
 //! | [`context`] | the request context, its outcome and source enums, the span schema |
-//! | [`scope`] | the task-local scope, `current()`, the `spawn` family |
+//! | [`scope`](mod@scope) | the task-local scope, `current()`, the `spawn` family |
 //! | [`lookup`] | the store trait and the stores: memory, cache, Redis |
 //! | [`request`] | the steps of one request: sources, body peek, lookup, policy, close |
 //! | [`layer`] | the tower layer, its service, bodies and response future |

@@ -6,6 +6,7 @@ mod macro_common;
 #[cfg(feature = "redis")]
 mod redis_support;
 
+mod body_deadline;
 mod body_integrity;
 mod body_properties;
 mod continuity;

@@ -65,3 +65,40 @@ async fn hanging_erroring_and_panicking_stores_under_load() {
     let panicking = outcomes(SessionContextLayer::new(PanickingStore), 200).await;
     assert!(panicking.iter().all(|o| o == "failed"));
 }
+
+/// Panics while making its future, before anything is awaited (a plain `fn` returning a
+/// future, not an `async fn`), and in `lookup_now` too.
+struct PanicsBeforeItsFuture;
+
+impl SessionLookup for PanicsBeforeItsFuture {
+    #[allow(unreachable_code, clippy::diverging_sub_expression)]
+    fn lookup(
+        &self,
+        _id: &SessionId,
+    ) -> impl std::future::Future<Output = Result<Option<SessionRecord>, LookupError>> + Send {
+        panic!("the store broke before returning its future");
+        std::future::ready(Ok(None))
+    }
+
+    fn lookup_now(
+        &self,
+        _id: &SessionId,
+        _now: std::time::Instant,
+    ) -> Option<Result<Option<SessionRecord>, LookupError>> {
+        panic!("the store broke while answering at once")
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_panics_before_returning_its_future_is_a_failed_lookup() {
+    let srv = TestServer::start(probe_routes().layer(SessionContextLayer::new(PanicsBeforeItsFuture))).await;
+    for _ in 0..3 {
+        let response = srv.get("/probe").header("x-session-id", "s-1").header("x-correlation-id", "early-panic").send();
+        let response = tokio::time::timeout(Duration::from_secs(10), response).await.expect("no hang").unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(common::correlation_header(&response), "early-panic");
+        let probe: Probe = json(response).await;
+        assert_eq!(probe.handler.outcome.as_deref(), Some("failed"));
+        assert_eq!(probe.handler.user_id, None);
+    }
+}

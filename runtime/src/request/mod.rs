@@ -1,14 +1,14 @@
 //! The steps of one request, in the order they run. The layer and `#[with_session_context]`
 //! both call them; each is written once.
 //!
-//! 1. [`start`]: read the request head (correlation id, HTTP attributes, session id from
+//! 1. `start`: read the request head (correlation id, HTTP attributes, session id from
 //!    header, query and cookie), open the request span and the context.
-//! 2. [`body_peek`]: when no earlier source gave an id, read the head of a JSON body (up to a
+//! 2. `body_peek`: when no earlier source gave an id, read the head of a JSON body (up to a
 //!    limit, before a deadline) and take the top-level session id field from it.
-//! 3. [`settle`]: look the session up in the store (at once when it has the answer at hand,
+//! 3. `settle`: look the session up in the store (at once when it has the answer at hand,
 //!    else within a timeout), turning errors, panics and timeouts into outcomes.
-//! 4. [`policy`]: admit the request, or answer it with a rejection.
-//! 5. [`close`]: echo the correlation id, record the status, write the summary event.
+//! 4. `policy`: admit the request, or answer it with a rejection.
+//! 5. `close`: echo the correlation id, record the status, write the summary event.
 
 pub(crate) mod body_peek;
 pub(crate) mod close;
