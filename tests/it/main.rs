@@ -22,6 +22,7 @@ mod macro_typed_body;
 mod macro_with_layer;
 mod panics;
 mod request_summary;
+mod services;
 mod sources;
 mod store_faults;
 mod targeted_tracing;
