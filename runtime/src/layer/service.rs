@@ -17,7 +17,7 @@ use crate::context::{Identity, RequestContext, SessionSource};
 use crate::ids::SessionId;
 use crate::lookup::SessionLookup;
 use crate::request::body_peek::{BoxError, offer_head, read_head};
-use crate::request::settle::{Settled, look_up, settle, settle_now};
+use crate::request::settle::{Settled, settle, settle_now, wait_for_store};
 use crate::request::start::Start;
 use crate::request::{Config, Pipeline};
 use crate::scope::{Scoped, sync_scope};
@@ -179,10 +179,7 @@ where
             RequestBody::replayed(head)
         }
         Wait::Store(id, source) => {
-            crate::context::record_session(span, &id);
-            let identity =
-                tracing::Instrument::instrument(look_up(&**lookup, config.timeout, id, source), span.clone());
-            ctx.settle_identity(identity.await);
+            ctx.settle_identity(wait_for_store(&**lookup, config.timeout, id, source, span).await);
             RequestBody::untouched(body)
         }
     };

@@ -94,3 +94,62 @@ impl IntoResponse for SessionRejection {
         self.into_http(axum::body::Body::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::SessionSource;
+    use crate::ids::SessionId;
+
+    fn ctx(outcome: LookupOutcome, invalid_seen: bool) -> std::sync::Arc<RequestContext> {
+        let mut builder = RequestContext::builder().lookup_outcome(outcome);
+        if outcome != LookupOutcome::NoSession {
+            builder = builder.session(SessionId::parse("s-1").unwrap(), SessionSource::Header);
+        }
+        if outcome == LookupOutcome::Found {
+            builder = builder.user_id("alice");
+        }
+        let ctx = builder.build();
+        if invalid_seen {
+            ctx.mark_invalid_session_seen();
+        }
+        ctx
+    }
+
+    fn answer(policy: Policy, outcome: LookupOutcome, invalid_seen: bool) -> Result<(), (u16, &'static str)> {
+        policy.check(&ctx(outcome, invalid_seen)).map_err(|r| (r.status().as_u16(), r.code()))
+    }
+
+    #[test]
+    fn the_policy_matrix() {
+        let open = Policy::default();
+        let session = Policy { require_session: true, require_user: false };
+        let user = Policy { require_session: false, require_user: true };
+        assert_eq!(answer(open, LookupOutcome::NoSession, true), Ok(()));
+        assert_eq!(answer(session, LookupOutcome::NoSession, false), Err((401, "session_required")));
+        assert_eq!(answer(session, LookupOutcome::NoSession, true), Err((400, "invalid_session_id")));
+        assert_eq!(answer(session, LookupOutcome::Unknown, false), Ok(()));
+        assert_eq!(answer(user, LookupOutcome::NoSession, false), Err((401, "session_required")));
+        assert_eq!(answer(user, LookupOutcome::Found, false), Ok(()));
+        for outcome in [LookupOutcome::Anonymous, LookupOutcome::Unknown, LookupOutcome::Skipped] {
+            assert_eq!(answer(user, outcome, false), Err((401, "user_required")), "{outcome}");
+        }
+        for outcome in [LookupOutcome::Failed, LookupOutcome::TimedOut] {
+            assert_eq!(answer(user, outcome, false), Err((503, "session_store_unavailable")), "{outcome}");
+        }
+    }
+
+    #[test]
+    fn the_rejection_body_carries_the_correlation_id() {
+        let rejection = Policy { require_session: true, require_user: false }
+            .check(&ctx(LookupOutcome::NoSession, false))
+            .unwrap_err();
+        let correlation_id = rejection.correlation_id.to_string();
+        let response = rejection.into_http(|bytes| bytes);
+        assert_eq!(response.headers()["x-correlation-id"], correlation_id.as_str());
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"], "session_required");
+        assert_eq!(body["correlation_id"], correlation_id.as_str());
+    }
+}

@@ -44,8 +44,7 @@ pub(crate) fn settle_now<L: SessionLookup>(
 }
 
 /// Settles the identity of `chosen` in one step: at once when it can be, else by awaiting
-/// the store within `timeout`, inside `span` (which gets the session's fingerprint first, so
-/// the lookup's own warnings carry it).
+/// the store within `timeout`, inside `span`.
 pub(crate) async fn settle<L: SessionLookup>(
     lookup: Option<&L>,
     timeout: Duration,
@@ -53,14 +52,14 @@ pub(crate) async fn settle<L: SessionLookup>(
     now: Instant,
     span: &Span,
 ) -> Identity {
-    if let Some((id, _)) = &chosen {
-        record_session(span, id);
-    }
     match (settle_now(lookup, chosen, now), lookup) {
-        (Settled::Now(identity), _) => identity,
-        (Settled::Wait(id, source), Some(lookup)) => {
-            look_up(lookup, timeout, id, source).instrument(span.clone()).await
+        (Settled::Now(identity), _) => {
+            if let Some((id, _)) = &identity.session {
+                record_session(span, id);
+            }
+            identity
         }
+        (Settled::Wait(id, source), Some(lookup)) => wait_for_store(lookup, timeout, id, source, span).await,
         // `settle_now` waits only when there is a store.
         (Settled::Wait(id, source), None) => {
             Identity { session: Some((id, source)), user_id: None, outcome: LookupOutcome::Skipped }
@@ -68,15 +67,23 @@ pub(crate) async fn settle<L: SessionLookup>(
     }
 }
 
-/// Looks `id` up within `timeout`. A store that errors, panics (while making its future or
-/// inside it) or does not answer in time gives a degraded identity and a warning; the raw id
-/// is never logged.
-pub(crate) async fn look_up<L: SessionLookup>(
+/// Awaits the store for `id` within `timeout`, inside `span`, which gets the session's
+/// fingerprint first so the lookup's own warnings carry it.
+pub(crate) async fn wait_for_store<L: SessionLookup>(
     lookup: &L,
     timeout: Duration,
     id: SessionId,
     source: SessionSource,
+    span: &Span,
 ) -> Identity {
+    record_session(span, &id);
+    look_up(lookup, timeout, id, source).instrument(span.clone()).await
+}
+
+/// Looks `id` up within `timeout`. A store that errors, panics (while making its future or
+/// inside it) or does not answer in time gives a degraded identity and a warning; the raw id
+/// is never logged.
+async fn look_up<L: SessionLookup>(lookup: &L, timeout: Duration, id: SessionId, source: SessionSource) -> Identity {
     let answer = match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup(&id))) {
         Ok(fut) => tokio::time::timeout(timeout, AssertUnwindSafe(fut).catch_unwind()).await.map(|r| r.ok()),
         Err(_panic) => Ok(None),
@@ -117,4 +124,84 @@ fn identity_from(answer: Result<Option<SessionRecord>, LookupError>, id: Session
 
 fn degraded(id: SessionId, source: SessionSource, outcome: LookupOutcome) -> Identity {
     Identity { session: Some((id, source)), user_id: None, outcome }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers by the raw id: `alice`, `anon`, `unknown`, `error`, `panic`, `early-panic`
+    /// (panics before making its future) or `slow`; `lookup_now` answers `alice` only.
+    struct Scripted;
+
+    impl SessionLookup for Scripted {
+        fn lookup(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, LookupError>> + Send {
+            let raw = id.expose().to_owned();
+            assert_ne!(raw, "early-panic", "broken before returning a future");
+            async move {
+                match raw.as_str() {
+                    "alice" => Ok(Some(SessionRecord::for_user("alice"))),
+                    "anon" => Ok(Some(SessionRecord::anonymous())),
+                    "error" => Err(LookupError::new("down")),
+                    "panic" => panic!("broken inside the future"),
+                    "slow" => {
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                        Ok(None)
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
+
+        fn lookup_now(&self, id: &SessionId, _now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
+            match id.expose() {
+                "alice" => Some(Ok(Some(SessionRecord::for_user("alice")))),
+                "panic" => panic!("broken while answering at once"),
+                _ => None,
+            }
+        }
+    }
+
+    use std::future::Future;
+
+    fn chosen(raw: &str) -> Option<(SessionId, SessionSource)> {
+        Some((SessionId::parse(raw).unwrap(), SessionSource::Header))
+    }
+
+    fn outcome_now(lookup: Option<&Scripted>, raw: Option<&str>) -> Result<LookupOutcome, String> {
+        match settle_now(lookup, raw.and_then(chosen), Instant::now()) {
+            Settled::Now(identity) => Ok(identity.outcome),
+            Settled::Wait(id, _) => Err(id.expose().to_owned()),
+        }
+    }
+
+    #[test]
+    fn what_settles_without_waiting() {
+        assert_eq!(outcome_now(Some(&Scripted), None), Ok(LookupOutcome::NoSession));
+        assert_eq!(outcome_now(None, Some("alice")), Ok(LookupOutcome::Skipped), "no store to ask");
+        assert_eq!(outcome_now(Some(&Scripted), Some("alice")), Ok(LookupOutcome::Found), "answered at hand");
+        assert_eq!(outcome_now(Some(&Scripted), Some("unknown")), Err("unknown".into()), "left to the store");
+        assert_eq!(outcome_now(Some(&Scripted), Some("panic")), Err("panic".into()), "a panic is left to `look_up`");
+    }
+
+    #[tokio::test]
+    async fn every_store_answer_and_fault_becomes_an_outcome() {
+        let span = Span::none();
+        let timeout = Duration::from_millis(50);
+        for (raw, outcome) in [
+            ("alice", LookupOutcome::Found),
+            ("anon", LookupOutcome::Anonymous),
+            ("unknown", LookupOutcome::Unknown),
+            ("error", LookupOutcome::Failed),
+            ("panic", LookupOutcome::Failed),
+            ("early-panic", LookupOutcome::Failed),
+            ("slow", LookupOutcome::TimedOut),
+        ] {
+            let (id, source) = chosen(raw).unwrap();
+            let identity = wait_for_store(&Scripted, timeout, id, source, &span).await;
+            assert_eq!(identity.outcome, outcome, "{raw}");
+            assert_eq!(identity.user_id.is_some(), outcome == LookupOutcome::Found, "{raw}");
+            assert_eq!(identity.session.map(|(id, _)| id.expose().to_owned()).as_deref(), Some(raw));
+        }
+    }
 }
