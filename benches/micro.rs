@@ -11,7 +11,8 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use sessionscope::{CorrelationId, RequestContext, SessionId, SessionSource, TargetedFilter, targeting::Dimension};
+use sessionscope::targeting::Dimension;
+use sessionscope::{CorrelationId, RequestContext, SessionId, SessionSource, TargetedFilter};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;

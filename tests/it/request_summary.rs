@@ -7,8 +7,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use common::{TestServer, seeded_store};
+use sessionscope::SessionContextLayer;
+use sessionscope::diagnostics::Tier;
 use sessionscope::testing::{self, CapturedEvent};
-use sessionscope::{SessionContextLayer, diagnostics::Tier};
 
 /// A service-level error wrapping the infrastructure one: `source()` points at the root cause.
 #[derive(Debug)]

@@ -42,6 +42,10 @@ pub struct RequestContext {
     invalid_session_seen: AtomicBool,
     operation: OnceLock<Arc<str>>,
     pub(crate) stats: RequestStats,
+    /// What the entry point that built the context left for the code that settles its
+    /// identity later (the layer's store, for `#[with_session_context]`). Opaque here, so the
+    /// context does not depend on the modules that fill and read it.
+    pub(crate) left_for_handler: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl RequestContext {
@@ -70,6 +74,7 @@ impl RequestContext {
             invalid_session_seen: AtomicBool::new(false),
             operation: OnceLock::new(),
             stats: RequestStats::default(),
+            left_for_handler: None,
         }
     }
 

@@ -106,9 +106,9 @@ pub fn record_timing(tier: Tier, operation: &str, elapsed: Duration) {
 ///
 /// ```
 /// # async fn run() {
-/// use sessionscope::Tier;
+/// use sessionscope::diagnostics::Tier;
 ///
-/// let rows = sessionscope::timed(Tier::Infrastructure, "load_rows", async { vec![1, 2, 3] }).await;
+/// let rows = sessionscope::diagnostics::timed(Tier::Infrastructure, "load_rows", async { vec![1, 2, 3] }).await;
 /// assert_eq!(rows.len(), 3);
 /// # }
 /// ```
@@ -131,7 +131,7 @@ pub struct TierTimer<'a> {
 /// Starts timing synchronous code against `tier`'s threshold.
 ///
 /// ```
-/// let _timer = sessionscope::time(sessionscope::Tier::Core, "parse_plan");
+/// let _timer = sessionscope::diagnostics::time(sessionscope::diagnostics::Tier::Core, "parse_plan");
 /// // ... work ...
 /// ```
 pub fn time(tier: Tier, operation: &str) -> TierTimer<'_> {
@@ -152,13 +152,13 @@ impl Drop for TierTimer<'_> {
 ///
 /// ```
 /// # async fn run() {
-/// use sessionscope::Tier;
+/// use sessionscope::diagnostics::Tier;
 ///
 /// let ctx = sessionscope::RequestContext::builder().build();
 /// sessionscope::scope(ctx, async {
 ///     let err = std::io::Error::other("disk full");
-///     assert!(sessionscope::log_error(Tier::Infrastructure, &err));
-///     assert!(!sessionscope::log_error(Tier::Api, &err));
+///     assert!(sessionscope::diagnostics::log_error(Tier::Infrastructure, &err));
+///     assert!(!sessionscope::diagnostics::log_error(Tier::Api, &err));
 /// })
 /// .await;
 /// # }
@@ -203,7 +203,7 @@ fn root_cause_key(error: &(dyn std::error::Error + 'static)) -> u64 {
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
-/// let subscriber = tracing_subscriber::registry().with(sessionscope::RequestStatsLayer);
+/// let subscriber = tracing_subscriber::registry().with(sessionscope::diagnostics::RequestStatsLayer);
 /// # drop(subscriber);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]

@@ -16,7 +16,7 @@ use crate::ids::sanitize;
 /// panic message goes to the log (control characters escaped), never to the client.
 ///
 /// ```
-/// let response = sessionscope::panic_response(Box::new("index out of bounds"));
+/// let response = sessionscope::handler::panic_response(Box::new("index out of bounds"));
 /// assert_eq!(response.status(), 500);
 /// ```
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

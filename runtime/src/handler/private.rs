@@ -53,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Entry {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
         // Inside the layer, handlers run in its scope.
         if let Some(ctx) = crate::scope::current() {
-            let handoff = parts.extensions.get::<Handoff>().cloned();
+            let handoff = Handoff::left_on(&ctx);
             return Ok(Self { ctx, mode: Mode::Layer(handoff) });
         }
         Ok(standalone(parts))
@@ -154,8 +154,8 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
             if ctx.identity_settled() {
                 return;
             }
-            let (lookup, timeout) =
-                handoff.map_or((None, Duration::ZERO), |h| (Some(h.0.lookup.clone()), h.0.config.timeout));
+            let (lookup, timeout) = handoff
+                .map_or((None, Duration::ZERO), |h| (Some(h.pipeline().lookup.clone()), h.pipeline().config.timeout));
             (Found::default(), lookup, timeout)
         }
         Mode::Standalone { found, lookup } => (found, lookup, DEFAULT_CONFIG.timeout),

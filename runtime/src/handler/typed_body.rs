@@ -135,7 +135,8 @@ impl SessionIdSource for serde_json::Value {
 /// fields. Implement it for your own id newtype:
 ///
 /// ```
-/// use sessionscope::{SessionIdField, SessionIdSource};
+/// use sessionscope::SessionIdSource;
+/// use sessionscope::handler::SessionIdField;
 ///
 /// struct Token(String);
 ///
@@ -156,7 +157,7 @@ impl SessionIdSource for serde_json::Value {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold a session id or an investigation id",
     label = "not a string-like type",
-    note = "a `#[session_id]` or `#[investigation_id]` field must be `String`, `&str`, `Cow<str>`, `Box<str>`, `Arc<str>` or an `Option` of one; for a type of your own, implement `sessionscope::SessionIdField`"
+    note = "a `#[session_id]` or `#[investigation_id]` field must be `String`, `&str`, `Cow<str>`, `Box<str>`, `Arc<str>` or an `Option` of one; for a type of your own, implement `sessionscope::handler::SessionIdField`"
 )]
 pub trait SessionIdField {
     /// The id as text, or `None` when the field holds none.

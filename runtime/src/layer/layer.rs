@@ -53,8 +53,8 @@ pub(super) struct Shared<L> {
 
 impl<L: SessionLookup> Shared<L> {
     fn new(lookup: Arc<L>, config: Config) -> Self {
-        let handoff = Pipeline { lookup: SharedLookup::new(Arc::clone(&lookup)), config: config.clone() };
-        Self { pipeline: Pipeline { lookup, config }, handoff: Handoff(Arc::new(handoff)) }
+        let handoff = Handoff::new(Pipeline { lookup: SharedLookup::new(Arc::clone(&lookup)), config: config.clone() });
+        Self { pipeline: Pipeline { lookup, config }, handoff }
     }
 }
 

@@ -85,11 +85,11 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let (mut parts, body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let Pipeline { lookup, config } = &self.shared.pipeline;
         let mut start = Start::read(&parts, config);
         let plan = plan(&mut start, &parts, &body, lookup, config);
-        let identity = match plan {
+        let ctx = match plan {
             Plan::Wait(wait) => {
                 // The clone is the one not yet polled ready; keep the ready one for this call.
                 let fresh = self.inner.clone();
@@ -98,12 +98,12 @@ where
                 return ResponseFuture::waiting(Box::pin(waited));
             }
             Plan::NoSession => {
-                parts.extensions.insert(self.shared.handoff.clone());
-                None
+                let (mut ctx, _) = start.open(&parts.headers, None);
+                self.shared.handoff.leave_on(&mut ctx);
+                ctx
             }
-            Plan::Settled(identity) => Some(identity),
+            Plan::Settled(identity) => start.open(&parts.headers, Some(identity)).0,
         };
-        let (ctx, _) = start.open(&parts.headers, identity);
         let ctx = Arc::new(ctx);
         match config.policy.check(&ctx) {
             Ok(()) => ResponseFuture::running(enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body))),
@@ -148,7 +148,7 @@ async fn waiting<S, L, B>(
     shared: Arc<Shared<L>>,
     start: Start,
     wait: Wait,
-    mut parts: Parts,
+    parts: Parts,
     body: B,
 ) -> Waited<S::Future>
 where
@@ -159,7 +159,7 @@ where
 {
     let Pipeline { lookup, config } = &shared.pipeline;
     let started_at = start.started_at;
-    let (ctx, mut found) = start.open(&parts.headers, None);
+    let (mut ctx, mut found) = start.open(&parts.headers, None);
     let span = ctx.span();
     let body = match wait {
         Wait::Body => {
@@ -174,7 +174,7 @@ where
                 chosen @ Some(_) => {
                     ctx.settle_identity(settle(Some(lookup), config.timeout, chosen, started_at, span).await);
                 }
-                None => drop(parts.extensions.insert(shared.handoff.clone())),
+                None => shared.handoff.leave_on(&mut ctx),
             }
             RequestBody::replayed(head)
         }

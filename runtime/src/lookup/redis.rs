@@ -13,7 +13,7 @@ use crate::ids::{SessionId, error_chain, sanitize};
 /// How a session is stored under its key.
 ///
 /// ```
-/// use sessionscope::RecordFormat;
+/// use sessionscope::lookup::RecordFormat;
 ///
 /// // `HSET session:<id> user_id alice` (the default)
 /// let hash = RecordFormat::hash("user_id");
@@ -84,10 +84,11 @@ pub enum RedisStoreError {
 /// Put a [`CachedLookup`](crate::CachedLookup) in front of it: cache hits never reach Redis.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), sessionscope::RedisStoreError> {
+/// # async fn run() -> Result<(), sessionscope::lookup::RedisStoreError> {
 /// use std::time::Duration;
 /// use axum::Router;
-/// use sessionscope::{CachedLookup, RecordFormat, RedisStore, SessionContextLayer, SessionRecord};
+/// use sessionscope::lookup::{RecordFormat, RedisStore};
+/// use sessionscope::{CachedLookup, SessionContextLayer, SessionRecord};
 ///
 /// let store = RedisStore::builder("redis://127.0.0.1:6379")
 ///     .key_prefix("app:session:")

@@ -29,7 +29,8 @@ pub const SESSION_ID_HEADER: &str = "x-session-id";
 ///
 /// ```
 /// use http::HeaderMap;
-/// use sessionscope::{Propagation, RequestContext, SessionId, SessionSource};
+/// use sessionscope::propagate::Propagation;
+/// use sessionscope::{RequestContext, SessionId, SessionSource};
 ///
 /// let ctx = RequestContext::builder()
 ///     .session(SessionId::parse("s-1").unwrap(), SessionSource::Header)
@@ -91,7 +92,7 @@ impl Propagation {
 /// let expected = ctx.correlation_id().clone();
 /// let headers = sessionscope::scope(ctx, async {
 ///     let mut headers = http::HeaderMap::new();
-///     assert!(sessionscope::inject_current(&mut headers));
+///     assert!(sessionscope::propagate::inject_current(&mut headers));
 ///     headers
 /// })
 /// .await;
@@ -118,7 +119,8 @@ fn insert_absent(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 ///
 /// ```
 /// # async fn run() {
-/// use sessionscope::{PropagateContextLayer, Propagation, RequestContext};
+/// use sessionscope::RequestContext;
+/// use sessionscope::propagate::{PropagateContextLayer, Propagation};
 /// use tower::{Layer, Service, ServiceExt, service_fn};
 ///
 /// // Stands in for a real HTTP client service.
@@ -189,7 +191,7 @@ where
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), reqwest::Error> {
-/// use sessionscope::{Propagation, RequestBuilderExt};
+/// use sessionscope::propagate::{Propagation, RequestBuilderExt};
 ///
 /// let client = reqwest::Client::new();
 /// // Inside a request handler:

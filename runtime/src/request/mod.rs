@@ -19,11 +19,13 @@ pub(crate) mod start;
 #[cfg(feature = "opentelemetry")]
 mod trace_parent;
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
 
+use crate::context::RequestContext;
 use crate::ids::CORRELATION_ID_HEADER;
 use crate::lookup::SharedLookup;
 
@@ -61,8 +63,29 @@ pub(crate) struct Pipeline<L> {
     pub(crate) config: Config,
 }
 
-/// What the layer leaves in a request's extensions when it found no session id itself: its
-/// store (type-erased) and settings, so `#[with_session_context]` looks a typed-body id up
-/// the same way.
+/// What the layer leaves on a context whose identity it could not settle (no session id in
+/// the request head or body): its store, type-erased, and its settings, so
+/// `#[with_session_context]` looks a typed-body id up the same way.
 #[derive(Debug, Clone)]
-pub(crate) struct Handoff(pub(crate) Arc<Pipeline<SharedLookup>>);
+pub(crate) struct Handoff(Arc<Pipeline<SharedLookup>>);
+
+impl Handoff {
+    pub(crate) fn new(pipeline: Pipeline<SharedLookup>) -> Self {
+        Self(Arc::new(pipeline))
+    }
+
+    pub(crate) fn pipeline(&self) -> &Pipeline<SharedLookup> {
+        &self.0
+    }
+
+    /// Leaves it on `ctx`: an `Arc` clone, no allocation.
+    pub(crate) fn leave_on(&self, ctx: &mut RequestContext) {
+        ctx.left_for_handler = Some(Arc::clone(&self.0) as Arc<dyn Any + Send + Sync>);
+    }
+
+    /// What the layer left on `ctx`, if anything.
+    pub(crate) fn left_on(ctx: &RequestContext) -> Option<Self> {
+        let left = Arc::clone(ctx.left_for_handler.as_ref()?);
+        left.downcast::<Pipeline<SharedLookup>>().ok().map(Self)
+    }
+}

@@ -14,10 +14,10 @@
 //!
 //! ```
 //! use axum::Router;
-//! use sessionscope::TargetingHandle;
+//! use sessionscope::targeting::TargetingHandle;
 //!
 //! let handle = TargetingHandle::new();
-//! let app: Router = Router::new().nest("/admin", sessionscope::admin::router(handle, "s3cret-token"));
+//! let app: Router = Router::new().nest("/admin", sessionscope::targeting::admin::router(handle, "s3cret-token"));
 //! ```
 
 use std::sync::Arc;

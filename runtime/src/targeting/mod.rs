@@ -10,7 +10,8 @@
 //!
 //! ```
 //! use tracing_subscriber::{Layer, filter::LevelFilter, layer::SubscriberExt};
-//! use sessionscope::{Dimension, TargetedFilter};
+//! use sessionscope::TargetedFilter;
+//! use sessionscope::targeting::Dimension;
 //!
 //! let filter = TargetedFilter::from_env(LevelFilter::INFO);
 //! let handle = filter.handle();

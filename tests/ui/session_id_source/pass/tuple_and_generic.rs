@@ -3,7 +3,8 @@
 
 use std::fmt::Debug;
 
-use sessionscope::{handler::SessionIdField, SessionIdSource};
+use sessionscope::SessionIdSource;
+use sessionscope::handler::SessionIdField;
 
 #[derive(SessionIdSource)]
 struct Pair(u32, #[session_id] String, #[investigation_id] Option<String>);
