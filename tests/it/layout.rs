@@ -74,13 +74,13 @@ fn crate_paths(line: &str) -> Vec<String> {
 
 /// Which module uses which, with the first place each use was seen, and the paths that name
 /// a root re-export instead of a module.
-fn module_graph() -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
+fn module_graph() -> (Graph, Vec<String>) {
     let src = runtime_src();
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
     let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).filter(|m| m != "lib").collect();
-    let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut graph = Graph::new();
     let mut through_root = Vec::new();
     for file in &files {
         let from = module_of(&src, file);
@@ -109,13 +109,13 @@ fn module_graph() -> (BTreeMap<String, BTreeMap<String, String>>, Vec<String>) {
     (graph, through_root)
 }
 
-#[test]
-fn runtime_modules_depend_one_way_down_the_request_path() {
-    let (graph, through_root) = module_graph();
-    assert!(through_root.is_empty(), "paths through the crate root hide a dependency:\n{}", through_root.join("\n"));
+type Graph = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Every use that points up the order, or beyond what a module may use.
+fn violations(graph: &Graph) -> Vec<String> {
     let rank = |m: &str| ORDER.iter().position(|o| *o == m);
     let mut wrong = Vec::new();
-    for (from, uses) in &graph {
+    for (from, uses) in graph {
         let Some(from_rank) = rank(from) else {
             wrong.push(format!("module `{from}` is not in the layout's ORDER: add it where it belongs"));
             continue;
@@ -132,12 +132,40 @@ fn runtime_modules_depend_one_way_down_the_request_path() {
             }
         }
     }
+    wrong
+}
+
+#[test]
+fn runtime_modules_depend_one_way_down_the_request_path() {
+    let (graph, through_root) = module_graph();
+    assert!(through_root.is_empty(), "paths through the crate root hide a dependency:\n{}", through_root.join("\n"));
     let shown: Vec<String> = graph
         .iter()
         .map(|(from, uses)| format!("{from} -> {}", uses.keys().cloned().collect::<Vec<_>>().join(", ")))
         .collect();
     println!("module graph:\n{}", shown.join("\n"));
+    let wrong = violations(&graph);
     assert!(wrong.is_empty(), "{}\n\nmodule graph:\n{}", wrong.join("\n"), shown.join("\n"));
+}
+
+#[test]
+fn the_layout_check_refuses_a_use_up_the_path_a_cycle_and_a_store_reaching_for_context() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut graph = Graph::new();
+        for (from, to) in edges {
+            graph.entry((*from).to_owned()).or_default().insert((*to).to_owned(), format!("{from}.rs:1"));
+        }
+        graph
+    };
+    assert!(violations(&graph(&[("layer", "request"), ("request", "lookup"), ("lookup", "ids")])).is_empty());
+    let up = violations(&graph(&[("context", "request")]));
+    assert_eq!(up, ["context.rs:1: `context` uses `request`, which comes after it"]);
+    let cycle = violations(&graph(&[("scope", "context"), ("context", "scope")]));
+    assert_eq!(cycle.len(), 1, "one side of a cycle always points up: {cycle:?}");
+    // Below it in the order, but a store sees ids only.
+    let store = violations(&graph(&[("lookup", "context")]));
+    assert_eq!(store, ["lookup.rs:1: `lookup` may use only [\"ids\"], not `context`"]);
+    assert_eq!(violations(&graph(&[("newcomer", "ids")])).len(), 1, "an unlisted module is named");
 }
 
 #[test]
