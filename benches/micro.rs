@@ -78,13 +78,21 @@ fn targeting(c: &mut Criterion) {
     let plain = tracing_subscriber::registry().with(sink().with_filter(LevelFilter::INFO));
     let untargeted = TargetedFilter::new(LevelFilter::INFO);
     let no_targets = tracing_subscriber::registry().with(sink().with_filter(untargeted));
-    let targeted = TargetedFilter::new(LevelFilter::INFO);
-    targeted.handle().add(Dimension::User, "someone-else", None);
-    let with_targets = tracing_subscriber::registry().with(sink().with_filter(targeted));
+    // Other users targeted, not this request's: the decision is made once per request and
+    // remembered, so the count of targets must not show.
+    let targeting_others = |count: usize| {
+        let filter = TargetedFilter::new(LevelFilter::INFO);
+        for n in 0..count {
+            filter.handle().add(Dimension::User, &format!("someone-else-{n}"), None).unwrap();
+        }
+        tracing::Dispatch::new(tracing_subscriber::registry().with(sink().with_filter(filter)))
+    };
     let subscribers: Vec<(&str, tracing::Dispatch)> = vec![
         ("level_filter", plain.into()),
         ("targeted_no_targets", no_targets.into()),
-        ("targeted_with_targets", with_targets.into()),
+        ("targeted_with_targets", targeting_others(1)),
+        ("targeted_100_targets", targeting_others(100)),
+        ("targeted_10000_targets", targeting_others(10_000)),
     ];
     let ctx = context();
     for (name, dispatch) in &subscribers {

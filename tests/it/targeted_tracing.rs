@@ -90,35 +90,35 @@ async fn nothing_verbose_without_targets(h: &Harness) {
 }
 
 async fn users_sessions_operations_with_or_within_and_across(h: &Harness) {
-    h.handle.add(Dimension::User, "alice", None);
+    h.handle.add(Dimension::User, "alice", None).unwrap();
     assert!(verbose(&run(h, "/work", Some("s-alice")).await));
     assert!(!verbose(&run(h, "/work", Some("s-bob")).await));
 
-    h.handle.add(Dimension::User, "bob", None);
+    h.handle.add(Dimension::User, "bob", None).unwrap();
     assert!(verbose(&run(h, "/work", Some("s-bob")).await), "OR within users");
 
-    h.handle.add(Dimension::Operation, "/other", None);
+    h.handle.add(Dimension::Operation, "/other", None).unwrap();
     assert!(!verbose(&run(h, "/work", Some("s-alice")).await), "AND across: right user, wrong route");
     assert!(verbose(&run(h, "/other", Some("s-alice")).await));
 
     h.handle.clear();
-    h.handle.add(Dimension::Operation, "checkout", None);
+    h.handle.add(Dimension::Operation, "checkout", None).unwrap();
     assert!(verbose(&run(h, "/checkout", Some("s-bob")).await), "operation named by #[with_session_context]");
     assert!(!verbose(&run(h, "/work", Some("s-bob")).await));
 
     h.handle.clear();
     let fingerprint = sessionscope::Fingerprint::of("s-anon").to_string();
-    h.handle.add(Dimension::Session, &fingerprint, None);
+    h.handle.add(Dimension::Session, &fingerprint, None).unwrap();
     assert!(verbose(&run(h, "/work", Some("s-anon")).await), "session by fingerprint, no user needed");
     assert!(!verbose(&run(h, "/work", Some("s-alice")).await));
     h.handle.clear();
-    h.handle.add(Dimension::Session, "s-alice", None);
+    h.handle.add(Dimension::Session, "s-alice", None).unwrap();
     assert!(verbose(&run(h, "/work", Some("s-alice")).await), "session by raw id");
 }
 
 async fn runtime_changes_take_effect_on_the_next_request_and_expire(h: &Harness) {
     assert!(!verbose(&run(h, "/work", Some("s-bob")).await));
-    h.handle.add(Dimension::User, "bob", Some(Duration::from_millis(300)));
+    h.handle.add(Dimension::User, "bob", Some(Duration::from_millis(300))).unwrap();
     assert!(verbose(&run(h, "/work", Some("s-bob")).await));
     h.handle.set_disabled(true);
     assert!(!verbose(&run(h, "/work", Some("s-bob")).await), "global off switch");
@@ -191,4 +191,23 @@ async fn admin_router_needs_the_token_and_audits_changes(h: &Harness) {
         .json(&serde_json::json!({"disabled": true}));
     assert_eq!(off.send().await.unwrap().status(), 204);
     assert!(h.handle.is_disabled());
+    h.handle.set_disabled(false);
+
+    // Limits: a TTL past 30 days (or one that would overflow the clock) is refused with a
+    // message; so is a target past the maximum count.
+    for ttl_secs in [sessionscope::targeting::admin::MAX_TTL_SECS + 1, u64::MAX, 1 << 63] {
+        let body = serde_json::json!({"dimension": "user", "value": "zoe", "ttl_secs": ttl_secs});
+        let refused = h.srv.client.post(&url).bearer_auth("t0ken").json(&body).send().await.unwrap();
+        assert_eq!(refused.status(), 400, "ttl_secs {ttl_secs}");
+        assert!(refused.text().await.unwrap().contains("ttl_secs must be at most"));
+    }
+    for n in 0..sessionscope::targeting::MAX_TARGETS {
+        h.handle.add(Dimension::Operation, &format!("/op-{n}"), None).unwrap();
+    }
+    let body = serde_json::json!({"dimension": "user", "value": "one-too-many"});
+    let full = h.srv.client.post(&url).bearer_auth("t0ken").json(&body).send().await.unwrap();
+    assert_eq!(full.status(), 409);
+    assert!(full.text().await.unwrap().contains("at most 10000 tracing targets"));
+    assert!(h.handle.snapshot().users.is_empty(), "nothing was added");
+    h.handle.clear();
 }

@@ -1,7 +1,7 @@
 //! The request context: built once at the edge of a request, read everywhere inside it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
@@ -46,6 +46,10 @@ pub struct RequestContext {
     /// identity later (the layer's store, for `#[with_session_context]`). Opaque here, so the
     /// context does not depend on the modules that fill and read it.
     pub(crate) left_for_handler: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// The targeting filter's decision for this request with the generation of targets it was
+    /// made for (`generation << 1 | targeted`); 0 until made, and again whenever what it
+    /// depends on (user, operation) changes.
+    targeting: AtomicU64,
 }
 
 impl RequestContext {
@@ -75,6 +79,7 @@ impl RequestContext {
             operation: OnceLock::new(),
             stats: RequestStats::default(),
             left_for_handler: None,
+            targeting: AtomicU64::new(0),
         }
     }
 
@@ -127,6 +132,7 @@ impl RequestContext {
             self.span.record("operation", &*name);
         }
         let _ = self.operation.set(name);
+        self.forget_targeting();
     }
 
     /// How many error events were counted for this request so far.
@@ -211,7 +217,24 @@ impl RequestContext {
     /// already settled (the first answer stands).
     pub(crate) fn settle_identity(&self, identity: Identity) -> bool {
         super::span::record_lookup(&self.span, &identity);
-        self.identity.set(identity).is_ok()
+        let settled = self.identity.set(identity).is_ok();
+        self.forget_targeting();
+        settled
+    }
+
+    /// The targeting decision remembered for targets of `generation`, if any.
+    pub(crate) fn targeting_decision(&self, generation: u64) -> Option<bool> {
+        let word = self.targeting.load(Ordering::Relaxed);
+        (word != 0 && word >> 1 == generation).then_some(word & 1 == 1)
+    }
+
+    /// Remembers the targeting decision made for targets of `generation`.
+    pub(crate) fn remember_targeting(&self, generation: u64, targeted: bool) {
+        self.targeting.store(generation << 1 | u64::from(targeted), Ordering::Relaxed);
+    }
+
+    fn forget_targeting(&self) {
+        self.targeting.store(0, Ordering::Relaxed);
     }
 
     /// A context for background work: same correlation id, no session, no user.

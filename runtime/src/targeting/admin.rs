@@ -7,7 +7,7 @@
 //! | method and path | body | effect |
 //! | --- | --- | --- |
 //! | `GET /targets` | | the current [`TargetsSnapshot`] |
-//! | `POST /targets` | `{"dimension": "user", "value": "alice", "ttl_secs": 600}` | adds a target (`ttl_secs` optional) |
+//! | `POST /targets` | `{"dimension": "user", "value": "alice", "ttl_secs": 600}` | adds a target (`ttl_secs` optional, at most 30 days); 409 past [`MAX_TARGETS`](super::MAX_TARGETS) targets |
 //! | `DELETE /targets` | `{"dimension": "user", "value": "alice"}` | removes a target |
 //! | `DELETE /targets/all` | | removes every target |
 //! | `PUT /targets/disabled` | `{"disabled": true}` | the global off switch |
@@ -95,13 +95,27 @@ async fn snapshot(State(admin): State<Admin>) -> Json<TargetsSnapshot> {
     Json(admin.handle.snapshot())
 }
 
-async fn add(State(admin): State<Admin>, Json(change): Json<TargetChange>) -> StatusCode {
+/// The longest TTL a target may be given over HTTP: 30 days.
+pub const MAX_TTL_SECS: u64 = 30 * 24 * 60 * 60;
+
+async fn add(State(admin): State<Admin>, Json(change): Json<TargetChange>) -> Response {
     if change.value.trim().is_empty() {
-        return StatusCode::UNPROCESSABLE_ENTITY;
+        return StatusCode::UNPROCESSABLE_ENTITY.into_response();
     }
-    admin.handle.add(change.dimension, &change.value, change.ttl_secs.map(Duration::from_secs));
-    audit("add", &change);
-    StatusCode::NO_CONTENT
+    if change.ttl_secs.is_some_and(|ttl| ttl > MAX_TTL_SECS) {
+        let message = format!("ttl_secs must be at most {MAX_TTL_SECS} (30 days); leave it out for no expiry\n");
+        return (StatusCode::BAD_REQUEST, message).into_response();
+    }
+    match admin.handle.add(change.dimension, &change.value, change.ttl_secs.map(Duration::from_secs)) {
+        Ok(()) => {
+            audit("add", &change);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(full) => {
+            tracing::warn!(target: "sessionscope::audit", action = "add", dimension = change.dimension.as_str(), error = %full, "refused a tracing target");
+            (StatusCode::CONFLICT, format!("{full}; remove some first\n")).into_response()
+        }
+    }
 }
 
 async fn remove(State(admin): State<Admin>, Json(change): Json<TargetChange>) -> StatusCode {

@@ -18,7 +18,7 @@
 //! let subscriber = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_filter(filter));
 //! # drop(subscriber);
 //! // Later, from an admin endpoint or a signal handler:
-//! handle.add(Dimension::User, "alice", None);
+//! handle.add(Dimension::User, "alice", None).unwrap();
 //! ```
 //!
 //! Environment variables read by [`TargetedFilter::from_env`]: `SESSIONSCOPE_TRACE_USERS`,
@@ -30,8 +30,8 @@
 pub mod admin;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use tracing::Metadata;
@@ -40,7 +40,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter};
 
 use crate::context::RequestContext;
-use crate::ids::{Fingerprint, SessionId};
+use crate::ids::Fingerprint;
 use crate::scope::with_current;
 
 /// A kind of target.
@@ -66,6 +66,15 @@ impl Dimension {
     }
 }
 
+/// The most targets one handle holds, all dimensions together. A session value that reads
+/// both as a raw id and as a fingerprint counts twice.
+pub const MAX_TARGETS: usize = 10_000;
+
+/// Adding a target would go past [`MAX_TARGETS`]; nothing was added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("at most {MAX_TARGETS} tracing targets can be set at once")]
+pub struct TooManyTargets;
+
 type Expiry = Option<Instant>;
 
 #[derive(Debug, Default)]
@@ -74,9 +83,15 @@ struct Targets {
     sessions: HashMap<Fingerprint, Expiry>,
     operations: HashMap<Box<str>, Expiry>,
     disabled: bool,
+    /// When the first target with a TTL expires.
+    next_expiry: Option<Instant>,
 }
 
 impl Targets {
+    fn len(&self) -> usize {
+        self.users.len() + self.sessions.len() + self.operations.len()
+    }
+
     fn prune(&mut self, now: Instant) {
         let live = |expiry: &Expiry| expiry.is_none_or(|at| at > now);
         self.users.retain(|_, e| live(e));
@@ -84,45 +99,75 @@ impl Targets {
         self.operations.retain(|_, e| live(e));
     }
 
-    fn is_active(&self) -> bool {
-        let no_targets = self.users.is_empty() && self.sessions.is_empty() && self.operations.is_empty();
-        !self.disabled && !no_targets
+    fn next_expiry(&self) -> Option<Instant> {
+        let users = self.users.values();
+        users.chain(self.sessions.values()).chain(self.operations.values()).flatten().min().copied()
     }
 
-    fn matches(&self, ctx: &RequestContext, now: Instant) -> bool {
-        let mut constrained = false;
-        let users = check(&self.users, now, &mut constrained, |u| ctx.user_id() == Some(&**u));
-        let fingerprint = ctx.session_id().map(SessionId::fingerprint);
-        let sessions = check(&self.sessions, now, &mut constrained, |f| fingerprint == Some(*f));
-        let operations = check(&self.operations, now, &mut constrained, |op| {
-            ctx.operation() == Some(&**op) || ctx.route() == Some(&**op)
-        });
-        constrained && users && sessions && operations
+    fn is_active(&self) -> bool {
+        !self.disabled && self.len() > 0
+    }
+
+    /// Whether `ctx` matches: any target of a dimension, in every dimension that has one. A
+    /// few hash lookups, whatever the number of targets; expired targets are pruned before a
+    /// decision is made.
+    fn matches(&self, ctx: &RequestContext) -> bool {
+        let users = self.users.is_empty() || ctx.user_id().is_some_and(|user| self.users.contains_key(user));
+        let sessions = self.sessions.is_empty()
+            || ctx.session_id().is_some_and(|id| self.sessions.contains_key(&id.fingerprint()));
+        let operations = self.operations.is_empty()
+            || ctx.operation().is_some_and(|op| self.operations.contains_key(op))
+            || ctx.route().is_some_and(|route| self.operations.contains_key(route));
+        self.len() > 0 && users && sessions && operations
     }
 }
 
-/// One dimension: unconstrained when it has no live entry, else some live entry must match.
-fn check<K>(entries: &HashMap<K, Expiry>, now: Instant, constrained: &mut bool, hit: impl Fn(&K) -> bool) -> bool {
-    let mut live = entries.iter().filter(|(_, expiry)| expiry.is_none_or(|at| at > now)).peekable();
-    if live.peek().is_none() {
-        return true;
-    }
-    *constrained = true;
-    live.any(|(key, _)| hit(key))
+/// Generations are unique across handles, so a request's remembered decision is never taken
+/// for another handle's.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// No target has a TTL.
+const NO_EXPIRY: u64 = u64::MAX;
+
+/// The moment the expiry times are counted from.
+fn clock_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn nanos_since_origin(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(clock_origin()).as_nanos()).unwrap_or(NO_EXPIRY - 1)
 }
 
 /// A cloneable handle that reads and changes the targets while the service runs.
 ///
-/// Every change is effective for the next event.
+/// Every change is effective for the next event. Whether a request is targeted is decided
+/// once and remembered on its context until the targets change (or one expires), so a
+/// verbose call site costs the same whatever the number of targets.
 #[derive(Debug, Clone, Default)]
 pub struct TargetingHandle {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     active: AtomicBool,
+    /// Changes with every change of the targets.
+    generation: AtomicU64,
+    /// When the first target with a TTL expires, in nanoseconds since the clock origin.
+    next_expiry: AtomicU64,
     targets: RwLock<Targets>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            active: AtomicBool::new(false),
+            generation: AtomicU64::new(GENERATIONS.fetch_add(1, Ordering::Relaxed)),
+            next_expiry: AtomicU64::new(NO_EXPIRY),
+            targets: RwLock::default(),
+        }
+    }
 }
 
 /// What is targeted right now, for display (sessions as fingerprints only).
@@ -155,17 +200,31 @@ impl TargetingHandle {
 
     /// Targets `value` in `dimension`, for `ttl` if given, else until removed.
     /// A session may be given as its raw id or as its fingerprint.
-    pub fn add(&self, dimension: Dimension, value: &str, ttl: Option<Duration>) {
-        let expiry = ttl.map(|ttl| Instant::now() + ttl);
-        self.write(|t| match dimension {
-            Dimension::User => drop(t.users.insert(value.into(), expiry)),
-            Dimension::Session => {
-                for fingerprint in session_keys(value) {
-                    t.sessions.insert(fingerprint, expiry);
-                }
+    ///
+    /// # Errors
+    /// [`TooManyTargets`] when it would take the targets past [`MAX_TARGETS`].
+    pub fn add(&self, dimension: Dimension, value: &str, ttl: Option<Duration>) -> Result<(), TooManyTargets> {
+        let expiry = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
+        self.write(|t| {
+            let new = match dimension {
+                Dimension::User => usize::from(!t.users.contains_key(value)),
+                Dimension::Session => session_keys(value).iter().filter(|f| !t.sessions.contains_key(f)).count(),
+                Dimension::Operation => usize::from(!t.operations.contains_key(value)),
+            };
+            if t.len() + new > MAX_TARGETS {
+                return Err(TooManyTargets);
             }
-            Dimension::Operation => drop(t.operations.insert(value.into(), expiry)),
-        });
+            match dimension {
+                Dimension::User => drop(t.users.insert(value.into(), expiry)),
+                Dimension::Session => {
+                    for fingerprint in session_keys(value) {
+                        t.sessions.insert(fingerprint, expiry);
+                    }
+                }
+                Dimension::Operation => drop(t.operations.insert(value.into(), expiry)),
+            }
+            Ok(())
+        })
     }
 
     /// Stops targeting `value` in `dimension`. Returns whether it was targeted.
@@ -227,8 +286,33 @@ impl TargetingHandle {
     }
 
     /// Whether `ctx` is targeted now.
+    ///
+    /// Decided once per request and remembered on its context until the targets change, a
+    /// target expires, or the request's user or operation is settled.
     pub fn matches(&self, ctx: &RequestContext) -> bool {
-        self.is_active() && self.read(|t| !t.disabled && t.matches(ctx, Instant::now()))
+        if !self.is_active() {
+            return false;
+        }
+        self.expire_due();
+        if let Some(decided) = ctx.targeting_decision(self.shared.generation.load(Ordering::Acquire)) {
+            return decided;
+        }
+        // The generation read under the lock is the one these targets belong to.
+        let (generation, decided) =
+            self.read(|t| (self.shared.generation.load(Ordering::Acquire), !t.disabled && t.matches(ctx)));
+        ctx.remember_targeting(generation, decided);
+        decided
+    }
+
+    /// Prunes the targets when one has expired: a clock read only while some target has a TTL.
+    fn expire_due(&self) {
+        let next = self.shared.next_expiry.load(Ordering::Relaxed);
+        if next != NO_EXPIRY {
+            let now = Instant::now();
+            if nanos_since_origin(now) >= next {
+                self.write(|t| t.prune(now));
+            }
+        }
     }
 
     /// Whether any target is set and targeting is on: the fast-path check.
@@ -245,7 +329,10 @@ impl TargetingHandle {
             ("SESSIONSCOPE_TRACE_OPERATIONS", Dimension::Operation),
         ] {
             for value in list(name).split(',').map(str::trim).filter(|v| !v.is_empty()) {
-                self.add(dimension, value, None);
+                if let Err(error) = self.add(dimension, value, None) {
+                    tracing::warn!(target: "sessionscope::targeting", variable = name, %error, "ignored the rest of the targets");
+                    return;
+                }
             }
         }
         let disable = list("SESSIONSCOPE_TRACE_DISABLE");
@@ -258,10 +345,16 @@ impl TargetingHandle {
         f(&self.shared.targets.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Changes the targets; every change gets a new generation, so decisions remembered on
+    /// requests are made again.
     fn write<R>(&self, f: impl FnOnce(&mut Targets) -> R) -> R {
         let mut targets = self.shared.targets.write().unwrap_or_else(PoisonError::into_inner);
         let result = f(&mut targets);
+        targets.next_expiry = targets.next_expiry();
+        let next = targets.next_expiry.map_or(NO_EXPIRY, nanos_since_origin);
+        self.shared.next_expiry.store(next, Ordering::Relaxed);
         self.shared.active.store(targets.is_active(), Ordering::Relaxed);
+        self.shared.generation.store(GENERATIONS.fetch_add(1, Ordering::Relaxed), Ordering::Release);
         result
     }
 }
@@ -352,6 +445,7 @@ impl<S> Filter<S> for TargetedFilter {
 mod tests {
     use super::*;
     use crate::context::SessionSource;
+    use crate::ids::SessionId;
 
     fn ctx(user: Option<&str>, session: &str, route: &str) -> Arc<RequestContext> {
         let mut builder =
@@ -369,13 +463,13 @@ mod tests {
         let bob = ctx(Some("bob"), "s-2", "/b");
         assert!(!handle.matches(&alice), "no targets, nothing matches");
 
-        handle.add(Dimension::User, "alice", None);
-        handle.add(Dimension::User, "carol", None);
+        handle.add(Dimension::User, "alice", None).unwrap();
+        handle.add(Dimension::User, "carol", None).unwrap();
         assert!(handle.matches(&alice) && !handle.matches(&bob));
 
-        handle.add(Dimension::Operation, "/b", None);
+        handle.add(Dimension::Operation, "/b", None).unwrap();
         assert!(!handle.matches(&alice), "alice, but not on /b");
-        handle.add(Dimension::User, "bob", None);
+        handle.add(Dimension::User, "bob", None).unwrap();
         assert!(handle.matches(&bob));
 
         handle.set_disabled(true);
@@ -388,11 +482,11 @@ mod tests {
     fn sessions_by_raw_id_or_fingerprint() {
         let handle = TargetingHandle::new();
         let c = ctx(None, "s-1", "/a");
-        handle.add(Dimension::Session, &Fingerprint::of("s-1").to_string(), None);
+        handle.add(Dimension::Session, &Fingerprint::of("s-1").to_string(), None).unwrap();
         assert!(handle.matches(&c));
         assert!(handle.remove(Dimension::Session, &Fingerprint::of("s-1").to_string()));
         assert!(!handle.matches(&c));
-        handle.add(Dimension::Session, "s-1", None);
+        handle.add(Dimension::Session, "s-1", None).unwrap();
         assert!(handle.matches(&c));
         assert_eq!(handle.snapshot().sessions.len(), 1, "a raw id that is not hex adds one key");
     }
@@ -402,13 +496,62 @@ mod tests {
         let handle = TargetingHandle::new();
         let alice = ctx(Some("alice"), "s-1", "/a");
         let bob = ctx(Some("bob"), "s-2", "/b");
-        handle.add(Dimension::User, "alice", Some(Duration::from_millis(20)));
-        handle.add(Dimension::Operation, "/a", None);
+        handle.add(Dimension::User, "alice", Some(Duration::from_millis(20))).unwrap();
+        handle.add(Dimension::Operation, "/a", None).unwrap();
         assert!(handle.matches(&alice));
         std::thread::sleep(Duration::from_millis(40));
         // The user dimension expired: only the operation constrains now.
         assert!(handle.matches(&alice) && !handle.matches(&bob));
         assert!(handle.snapshot().users.is_empty());
+    }
+
+    #[test]
+    fn the_decision_is_remembered_and_made_again_when_targets_or_the_request_change() {
+        let handle = TargetingHandle::new();
+        let alice = ctx(Some("alice"), "s-1", "/a");
+        handle.add(Dimension::User, "alice", None).unwrap();
+        assert!(handle.matches(&alice));
+        let generation = handle.shared.generation.load(Ordering::Acquire);
+        assert_eq!(alice.targeting_decision(generation), Some(true), "remembered on the context");
+        handle.remove(Dimension::User, "alice");
+        assert_eq!(
+            alice.targeting_decision(handle.shared.generation.load(Ordering::Acquire)),
+            None,
+            "a change forgets it"
+        );
+        assert!(!handle.matches(&alice));
+
+        // The operation is named after the first decision: it is made again.
+        handle.add(Dimension::Operation, "checkout", None).unwrap();
+        assert!(!handle.matches(&alice));
+        alice.set_operation("checkout");
+        assert!(handle.matches(&alice));
+    }
+
+    #[test]
+    fn ten_thousand_targets_match_and_the_limit_holds() {
+        let handle = TargetingHandle::new();
+        for n in 0..MAX_TARGETS - 1 {
+            handle.add(Dimension::User, &format!("user-{n}"), None).unwrap();
+        }
+        handle.add(Dimension::Operation, "/a", None).unwrap();
+        let last = ctx(Some(&format!("user-{}", MAX_TARGETS - 2)), "s-1", "/a");
+        let nobody = ctx(Some("nobody"), "s-2", "/a");
+        assert!(handle.matches(&last) && !handle.matches(&nobody));
+        assert_eq!(handle.add(Dimension::User, "one-too-many", None), Err(TooManyTargets));
+        assert!(handle.add(Dimension::User, "user-0", Some(Duration::from_secs(5))).is_ok(), "replacing adds none");
+        assert_eq!(handle.snapshot().users.len(), MAX_TARGETS - 1);
+        // A TTL the clock cannot hold is no expiry, not a panic.
+        handle.remove(Dimension::User, "user-1");
+        assert!(handle.add(Dimension::User, "forever", Some(Duration::MAX)).is_ok());
+    }
+
+    #[test]
+    fn env_vars_past_the_limit_are_cut_off() {
+        let handle = TargetingHandle::new();
+        let many = (0..MAX_TARGETS + 5).map(|n| format!("u{n}")).collect::<Vec<_>>().join(",");
+        handle.load_vars(|name| (name == "SESSIONSCOPE_TRACE_USERS").then(|| many.clone()));
+        assert_eq!(handle.snapshot().users.len(), MAX_TARGETS);
     }
 
     #[test]
