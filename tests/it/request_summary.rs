@@ -107,3 +107,48 @@ async fn summary_counts_errors_once_and_slow_operations() {
     assert_eq!((summary.field("errors"), summary.field("slow_operations"), summary.field("slow")), (None, None, None));
     assert_eq!(summary.field("lookup.outcome"), Some("no_session"));
 }
+
+async fn server_error() -> (http::StatusCode, &'static str) {
+    (http::StatusCode::INTERNAL_SERVER_ERROR, "broken")
+}
+
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    "ok"
+}
+
+/// The summaries written for `/quiet`, `/broken` and `/slow` under `summary`, in that order
+/// (`None` where none was written), with the level of each.
+async fn summaries_under(summary: sessionscope::layer::Summary, tag: &str) -> Vec<Option<tracing::Level>> {
+    let capture = testing::capture();
+    let app = Router::new()
+        .route("/quiet", get(quiet))
+        .route("/broken", get(server_error))
+        .route("/slow", get(slow))
+        .layer(SessionContextLayer::new(seeded_store()).summary(summary));
+    let srv = TestServer::start(app).await;
+    let mut levels = Vec::new();
+    for path in ["/quiet", "/broken", "/slow"] {
+        let correlation_id = format!("summary-{tag}{}", path.replace('/', "-"));
+        let response = srv.get(path).header("x-correlation-id", &correlation_id).send().await.unwrap();
+        assert_eq!(common::correlation_header(&response), correlation_id, "echoed whatever the summary");
+        let events = capture.events_for(&correlation_id);
+        let written = by_message(&events, "request finished");
+        assert!(written.len() <= 1, "{written:?}");
+        levels.push(written.first().map(|e| e.level));
+    }
+    levels
+}
+
+#[tokio::test]
+async fn the_summary_can_be_lowered_kept_for_slow_or_failed_requests_or_switched_off() {
+    use sessionscope::layer::Summary;
+    use tracing::Level;
+    let info = Some(Level::INFO);
+    assert_eq!(summaries_under(Summary::Info, "info").await, [info, info, info], "the default: every request");
+    let debug = Some(Level::DEBUG);
+    assert_eq!(summaries_under(Summary::Debug, "debug").await, [debug, debug, debug]);
+    let slow_or_failed = Summary::SlowOrFailed { slower_than: Duration::from_millis(60) };
+    assert_eq!(summaries_under(slow_or_failed, "slow").await, [None, info, info], "fast and fine: none");
+    assert_eq!(summaries_under(Summary::Off, "off").await, [None, None, None]);
+}

@@ -130,7 +130,7 @@ where
     };
     if standalone {
         echo_correlation_id(response.headers_mut(), ctx.correlation_id());
-        finish(&ctx, Ending::status(response.status()));
+        finish(&ctx, Ending::status(response.status()), DEFAULT_CONFIG.summary);
     }
     response
 }

@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use crate::context::RequestContext;
 use crate::request::body_peek::{BoxError, Head, Rest};
-use crate::request::close::{Ending, finish, grpc_status};
+use crate::request::close::{Ending, Summary, finish, grpc_status};
 
 pin_project_lite::pin_project! {
     /// The request body the inner service receives: the client's body as it is, or, when the
@@ -148,8 +148,9 @@ impl<B> ResponseBody<B> {
     }
 
     /// The inner service's gRPC body: the request closes when its trailers pass.
-    pub(crate) fn closing_at_trailers(body: B, ctx: Arc<RequestContext>, status: StatusCode) -> Self {
-        Self { kind: ResponseKind::Inner { body }, closing: Some(GrpcClosing { ctx, status, grpc_status: None }) }
+    pub(crate) fn closing_at_trailers(body: B, ctx: Arc<RequestContext>, status: StatusCode, summary: Summary) -> Self {
+        let closing = GrpcClosing { ctx, status, grpc_status: None, summary };
+        Self { kind: ResponseKind::Inner { body }, closing: Some(closing) }
     }
 
     /// The layer's own answer.
@@ -213,6 +214,7 @@ struct GrpcClosing {
     ctx: Arc<RequestContext>,
     status: StatusCode,
     grpc_status: Option<i32>,
+    summary: Summary,
 }
 
 impl GrpcClosing {
@@ -224,6 +226,6 @@ impl GrpcClosing {
 
 impl Drop for GrpcClosing {
     fn drop(&mut self) {
-        finish(&self.ctx, Ending::Response { status: self.status, grpc_status: self.grpc_status });
+        finish(&self.ctx, Ending::Response { status: self.status, grpc_status: self.grpc_status }, self.summary);
     }
 }

@@ -11,7 +11,7 @@ use http::Response;
 use super::body::ResponseBody;
 use crate::context::RequestContext;
 use crate::request::SessionRejection;
-use crate::request::close::{Ending, echo_correlation_id, finish, grpc_status, is_grpc};
+use crate::request::close::{Ending, Summary, echo_correlation_id, finish, grpc_status, is_grpc};
 use crate::scope::Scoped;
 
 /// What the inner part of a request gave: the inner service's answer, or the layer's
@@ -34,6 +34,7 @@ pin_project_lite::pin_project! {
     {
         #[pin]
         state: State<F>,
+        summary: Summary,
     }
 }
 
@@ -53,16 +54,16 @@ pin_project_lite::pin_project! {
 }
 
 impl<F: Future> ResponseFuture<F> {
-    pub(super) fn running(fut: Scoped<F>) -> Self {
-        Self { state: State::Running { fut } }
+    pub(super) fn running(fut: Scoped<F>, summary: Summary) -> Self {
+        Self { state: State::Running { fut }, summary }
     }
 
-    pub(super) fn waiting(fut: BoxedWaiting<F>) -> Self {
-        Self { state: State::Waiting { fut } }
+    pub(super) fn waiting(fut: BoxedWaiting<F>, summary: Summary) -> Self {
+        Self { state: State::Waiting { fut }, summary }
     }
 
-    pub(super) fn rejected(ctx: Arc<RequestContext>, rejection: SessionRejection) -> Self {
-        Self { state: State::Rejected { answer: Some((ctx, rejection)) } }
+    pub(super) fn rejected(ctx: Arc<RequestContext>, rejection: SessionRejection, summary: Summary) -> Self {
+        Self { state: State::Rejected { answer: Some((ctx, rejection)) }, summary }
     }
 }
 
@@ -73,7 +74,9 @@ where
     type Output = Result<Response<ResponseBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (ctx, answer) = match self.project().state.project() {
+        let this = self.project();
+        let summary = *this.summary;
+        let (ctx, answer) = match this.state.project() {
             StateProj::Running { mut fut } => {
                 let output = std::task::ready!(fut.as_mut().poll(cx));
                 match fut.take_context() {
@@ -88,7 +91,7 @@ where
                 (ctx, Answer::Rejected(rejection))
             }
         };
-        Poll::Ready(complete(ctx, answer))
+        Poll::Ready(complete(ctx, answer, summary))
     }
 }
 
@@ -97,15 +100,16 @@ where
 fn complete<ResBody, E>(
     ctx: Arc<RequestContext>,
     answer: Answer<Result<Response<ResBody>, E>>,
+    summary: Summary,
 ) -> Result<Response<ResponseBody<ResBody>>, E> {
     let mut response = match answer {
         Answer::Rejected(rejection) => {
             let response = rejection.into_http(ResponseBody::rejection);
-            finish(&ctx, Ending::status(response.status()));
+            finish(&ctx, Ending::status(response.status()), summary);
             return Ok(response);
         }
         Answer::Inner(Err(error)) => {
-            finish(&ctx, Ending::ServiceError);
+            finish(&ctx, Ending::ServiceError, summary);
             return Err(error);
         }
         Answer::Inner(Ok(response)) => response,
@@ -113,15 +117,15 @@ fn complete<ResBody, E>(
     echo_correlation_id(response.headers_mut(), ctx.correlation_id());
     let status = response.status();
     if !is_grpc(response.headers()) {
-        finish(&ctx, Ending::status(status));
+        finish(&ctx, Ending::status(status), summary);
         return Ok(response.map(ResponseBody::inner));
     }
     match grpc_status(response.headers()) {
         // Trailers-only: the status came with the headers.
         Some(code) => {
-            finish(&ctx, Ending::Response { status, grpc_status: Some(code) });
+            finish(&ctx, Ending::Response { status, grpc_status: Some(code) }, summary);
             Ok(response.map(ResponseBody::inner))
         }
-        None => Ok(response.map(|body| ResponseBody::closing_at_trailers(body, ctx, status))),
+        None => Ok(response.map(|body| ResponseBody::closing_at_trailers(body, ctx, status, summary))),
     }
 }

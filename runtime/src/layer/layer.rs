@@ -8,7 +8,7 @@ use tower_layer::Layer;
 
 use super::service::SessionContextService;
 use crate::lookup::{SessionLookup, SharedLookup};
-use crate::request::{Config, Handoff, Pipeline};
+use crate::request::{Config, Handoff, Pipeline, Summary};
 
 /// A tower layer that gives every request its [`RequestContext`](crate::RequestContext):
 /// an axum `Router`, a tonic server, or any tower service over `http::Request<B>`.
@@ -154,6 +154,12 @@ impl<L: SessionLookup> SessionContextLayer<L> {
     /// Answers 401 (400 for a malformed id) to requests without a valid session id.
     pub fn require_session(self) -> Self {
         self.configure(|c| c.policy.require_session = true)
+    }
+
+    /// Which requests get a summary event, and at which level (default: every request, at
+    /// INFO). See [`Summary`].
+    pub fn summary(self, summary: Summary) -> Self {
+        self.configure(|c| c.summary = summary)
     }
 
     /// Answers 401 to requests whose session has no user, 503 when the store failed.

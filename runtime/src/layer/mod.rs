@@ -26,7 +26,7 @@ mod layer;
 mod service;
 
 pub use crate::ids::CORRELATION_ID_HEADER;
-pub use crate::request::{DEFAULT_BODY_PEEK_DEADLINE, DEFAULT_BODY_PEEK_LIMIT, DEFAULT_LOOKUP_TIMEOUT};
+pub use crate::request::{DEFAULT_BODY_PEEK_DEADLINE, DEFAULT_BODY_PEEK_LIMIT, DEFAULT_LOOKUP_TIMEOUT, Summary};
 pub use body::{RequestBody, ResponseBody};
 pub use future::ResponseFuture;
 pub use layer::SessionContextLayer;

@@ -95,7 +95,7 @@ where
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
                 let waited = waiting(ready, Arc::clone(&self.shared), start, wait, parts, body);
-                return ResponseFuture::waiting(Box::pin(waited));
+                return ResponseFuture::waiting(Box::pin(waited), config.summary);
             }
             Plan::NoSession => {
                 let (mut ctx, _) = start.open(&parts.headers, None);
@@ -106,8 +106,11 @@ where
         };
         let ctx = Arc::new(ctx);
         match config.policy.check(&ctx) {
-            Ok(()) => ResponseFuture::running(enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body))),
-            Err(rejection) => ResponseFuture::rejected(ctx, rejection),
+            Ok(()) => ResponseFuture::running(
+                enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body)),
+                config.summary,
+            ),
+            Err(rejection) => ResponseFuture::rejected(ctx, rejection, config.summary),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Closing a request: the correlation id echoed on the response, the status recorded, and
 //! one summary event inside the request span.
 
+use std::time::Duration;
+
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use tracing::Level;
 
 use crate::context::{Identity, RequestContext};
 use crate::ids::{CORRELATION_ID_HEADER, CorrelationId};
@@ -42,8 +45,61 @@ pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
     headers.get("grpc-status")?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Closes a request: settles an identity nobody settled, emits the summary event, and
-/// records the status on the span.
+/// Which requests get a summary event (`request finished`), and at which level.
+///
+/// Whatever is chosen, the status still goes on the request span.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionscope::SessionContextLayer;
+/// use sessionscope::layer::Summary;
+///
+/// let layer = SessionContextLayer::new(sessionscope::MemoryStore::new())
+///     .summary(Summary::SlowOrFailed { slower_than: Duration::from_millis(500) });
+/// # drop(layer);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Summary {
+    /// Every request, at INFO (the default).
+    #[default]
+    Info,
+    /// Every request, at DEBUG: kept out of an INFO log, there for a targeted request.
+    Debug,
+    /// Only requests that failed (a 5xx, a gRPC status other than OK, an error from the inner
+    /// service, or an error counted with `log_error` or at ERROR level) or took longer than
+    /// `slower_than`; at INFO.
+    SlowOrFailed {
+        /// How long a request may take before its summary is written anyway.
+        slower_than: Duration,
+    },
+    /// No summary event.
+    Off,
+}
+
+impl Summary {
+    /// The level of this request's summary, if it gets one.
+    fn level(self, ctx: &RequestContext, ending: Ending) -> Option<Level> {
+        match self {
+            Self::Info => Some(Level::INFO),
+            Self::Debug => Some(Level::DEBUG),
+            Self::Off => None,
+            Self::SlowOrFailed { slower_than } => {
+                let failed = match ending {
+                    Ending::Response { status, grpc_status } => {
+                        status.is_server_error() || grpc_status.is_some_and(|code| code != 0)
+                    }
+                    Ending::ServiceError => true,
+                };
+                let slow = || ctx.started_at().elapsed() > slower_than;
+                (failed || ctx.stats.errors() > 0 || slow()).then_some(Level::INFO)
+            }
+        }
+    }
+}
+
+/// Closes a request: settles an identity nobody settled, emits the summary event (as
+/// `summary` says), and records the status on the span.
 ///
 /// The summary carries what the span does not already: status (and the gRPC status of a gRPC
 /// call), latency, where the session id came from, then the error count, the slow-operation
@@ -51,7 +107,7 @@ pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
 /// the span after the event, so a log line shows it once. Latency is in the summary only: a
 /// span exporter's own span duration runs until the last handle to the span is dropped,
 /// which work carried past the response (with `in_current_context`) can extend.
-pub(crate) fn finish(ctx: &RequestContext, ending: Ending) {
+pub(crate) fn finish(ctx: &RequestContext, ending: Ending, summary: Summary) {
     if !ctx.identity_settled() {
         ctx.settle_identity(Identity::NONE);
     }
@@ -60,21 +116,32 @@ pub(crate) fn finish(ctx: &RequestContext, ending: Ending) {
         Ending::Response { status, grpc_status } => (Some(status.as_u16()), grpc_status),
         Ending::ServiceError => (None, None),
     };
-    // Field values are only evaluated when the event is enabled: no clock read otherwise.
-    tracing::info!(
-        target: "sessionscope::request",
-        parent: span,
-        status,
-        rpc.grpc.status_code = grpc_status,
-        service_error = (ending == Ending::ServiceError).then_some(true),
-        session.source = ctx.session_source().map(|source| tracing::field::display(source.as_str())),
-        // Whole microseconds: `0.383`, not `0.38328199999999996`.
-        latency_ms = ctx.started_at().elapsed().as_micros() as f64 / 1000.0,
-        errors = nonzero(ctx.stats.errors()),
-        slow_operations = nonzero(ctx.stats.slow_count()),
-        slow = ctx.stats.slow_names().map(tracing::field::display),
-        "request finished"
-    );
+    // One event, at the level chosen; field values are evaluated only when it is enabled,
+    // so a disabled summary reads no clock.
+    macro_rules! summary_event {
+        ($level:expr) => {
+            tracing::event!(
+                target: "sessionscope::request",
+                parent: span,
+                $level,
+                status,
+                rpc.grpc.status_code = grpc_status,
+                service_error = (ending == Ending::ServiceError).then_some(true),
+                session.source = ctx.session_source().map(|source| tracing::field::display(source.as_str())),
+                // Whole microseconds: `0.383`, not `0.38328199999999996`.
+                latency_ms = ctx.started_at().elapsed().as_micros() as f64 / 1000.0,
+                errors = nonzero(ctx.stats.errors()),
+                slow_operations = nonzero(ctx.stats.slow_count()),
+                slow = ctx.stats.slow_names().map(tracing::field::display),
+                "request finished"
+            )
+        };
+    }
+    match summary.level(ctx, ending) {
+        Some(Level::INFO) => summary_event!(Level::INFO),
+        Some(Level::DEBUG) => summary_event!(Level::DEBUG),
+        _ => {}
+    }
     if let Some(status) = status {
         span.record("http.response.status_code", status);
     }
@@ -100,5 +167,27 @@ mod tests {
         assert_eq!(grpc_status(&headers), Some(16));
         headers.insert("grpc-status", HeaderValue::from_static("sixteen"));
         assert_eq!(grpc_status(&headers), None);
+    }
+
+    #[test]
+    fn slow_or_failed_keeps_what_failed_by_any_measure() {
+        let ctx = RequestContext::builder().build();
+        let summary = Summary::SlowOrFailed { slower_than: Duration::from_secs(60) };
+        let http = |code: u16| Ending::status(StatusCode::from_u16(code).unwrap());
+        let grpc = |code: i32| Ending::Response { status: StatusCode::OK, grpc_status: Some(code) };
+        for (ending, kept) in [
+            (http(200), false),
+            (http(404), false),
+            (http(503), true),
+            (grpc(0), false),
+            (grpc(14), true),
+            (Ending::ServiceError, true),
+        ] {
+            assert_eq!(summary.level(&ctx, ending).is_some(), kept, "{ending:?}");
+        }
+        ctx.stats.add_error();
+        assert_eq!(summary.level(&ctx, http(200)), Some(Level::INFO), "an error counted in the request");
+        let quick = Summary::SlowOrFailed { slower_than: Duration::ZERO };
+        assert_eq!(quick.level(&RequestContext::builder().build(), http(200)), Some(Level::INFO), "slow");
     }
 }

@@ -29,6 +29,7 @@ use crate::context::RequestContext;
 use crate::ids::CORRELATION_ID_HEADER;
 use crate::lookup::SharedLookup;
 
+pub use close::Summary;
 pub use policy::SessionRejection;
 pub use settle::DEFAULT_LOOKUP_TIMEOUT;
 pub use sources::{DEFAULT_BODY_PEEK_DEADLINE, DEFAULT_BODY_PEEK_LIMIT};
@@ -40,6 +41,7 @@ pub(crate) struct Config {
     pub(crate) timeout: Duration,
     pub(crate) correlation_headers: Vec<HeaderName>,
     pub(crate) policy: policy::Policy,
+    pub(crate) summary: close::Summary,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
                 HeaderName::from_static("x-request-id"),
             ],
             policy: policy::Policy::default(),
+            summary: close::Summary::default(),
         }
     }
 }
