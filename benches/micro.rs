@@ -112,12 +112,16 @@ fn targeting(c: &mut Criterion) {
 
 /// What one log line costs by where it is written: outside any span, inside a span with the
 /// request span's six fields (as a header-id request with a cache hit has them), and inside
-/// a span with tower-http's `TraceLayer` three. Text and JSON formatters, to a sink.
+/// a span with tower-http's `TraceLayer` three. Text, tracing-subscriber JSON and sessionscope JSON
+/// (`logging::json_layer`), to a sink.
 fn log_line(c: &mut Criterion) {
     let mut group = c.benchmark_group("log_line");
     let text = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
     let json = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().json().with_writer(std::io::sink));
-    let formats: Vec<(&str, tracing::Dispatch)> = vec![("text", text.into()), ("json", json.into())];
+    let sessionscope_json =
+        tracing_subscriber::registry().with(sessionscope::logging::json_layer_with_writer(std::io::sink));
+    let formats: Vec<(&str, tracing::Dispatch)> =
+        vec![("text", text.into()), ("json", json.into()), ("sessionscope_json", sessionscope_json.into())];
     let fingerprint = SessionId::parse(common::SESSION).unwrap().fingerprint();
     for (format, dispatch) in &formats {
         tracing::dispatcher::with_default(dispatch, || {

@@ -134,13 +134,15 @@ fn init_logging() {
     let json =
         args.iter().any(|a| a == "--json-logs") || std::env::var("SESSIONSCOPE_DEMO_LOG").as_deref() == Ok("json");
     let text = args.iter().any(|a| a == "--logs");
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
+    let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if json {
-        builder.json().with_current_span(true).with_span_list(true).init();
+        // sessionscope's JSON output: the request context at the top level of every line.
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let layer = sessionscope::logging::json_layer_with_writer(std::io::stderr);
+        tracing_subscriber::registry().with(filter()).with(layer).init();
     } else if text {
-        builder.init();
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter()).init();
     }
 }
 

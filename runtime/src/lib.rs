@@ -41,6 +41,7 @@
 //! | [`propagate`] | the context on outgoing calls |
 //! | [`targeting`] | verbose tracing for chosen users, sessions or operations |
 //! | [`diagnostics`] | `log_once!`, errors logged once, per-tier timing |
+//! | `logging` | JSON log lines with the context at the top level (feature `json`) |
 
 #![warn(unreachable_pub)]
 
@@ -52,6 +53,8 @@ pub mod fuzzing;
 pub mod handler;
 pub mod ids;
 pub mod layer;
+#[cfg(feature = "json")]
+pub mod logging;
 pub mod lookup;
 pub mod propagate;
 pub mod request;

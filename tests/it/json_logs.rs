@@ -99,3 +99,77 @@ async fn handler_service_and_spawned_task_lines_carry_every_field() {
     assert!(summary["fields"].get("errors").is_none() && summary["fields"].get("slow_operations").is_none());
     assert!(summary["span"].get("http.response.status_code").is_none(), "status printed twice: {summary}");
 }
+
+mod inventory {
+    /// A service function with a span of its own: its lines are written in that span.
+    #[tracing::instrument(name = "reserve_stock", skip_all, fields(items = 3))]
+    pub async fn reserve() {
+        tracing::info!("reserving stock");
+    }
+}
+
+#[sessionscope::with_session_context(operation = "place_order")]
+async fn place_order() -> &'static str {
+    // Inside the operation span the macro opens, a child of the request span.
+    tracing::info!("placing order");
+    inventory::reserve().await;
+    sessionscope::set_agent_phase("confirming");
+    sessionscope::spawn(async { tracing::info!("confirmation queued") }).await.unwrap();
+    "ok"
+}
+
+/// The raw lines written for one correlation id, each checked to be one JSON object.
+fn lines_for(buffer: &Buffer, correlation_id: &str) -> Vec<(String, serde_json::Value)> {
+    let bytes = buffer.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            (line.to_owned(), serde_json::from_str::<serde_json::Value>(line).expect("one JSON object per line"))
+        })
+        .filter(|(_, value)| value["correlation_id"] == correlation_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_json_layer_puts_the_context_at_the_top_level_of_every_line_whatever_span_it_is_in() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let layer = sessionscope::logging::json_layer_with_writer(move || writer.clone());
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+
+    let app = Router::new().route("/orders/{cart}", get(place_order)).layer(SessionContextLayer::new(seeded_store()));
+    let srv = TestServer::start(app).await;
+    let response =
+        srv.get("/orders/7").header("x-session-id", "s-alice").header("x-correlation-id", "json-top-1").send();
+    assert_eq!(response.await.unwrap().status(), 200);
+
+    let lines = lines_for(&buffer, "json-top-1");
+    let messages: Vec<&str> = lines.iter().map(|(_, l)| l["message"].as_str().unwrap_or_default()).collect();
+    for expected in ["placing order", "reserving stock", "confirmation queued", "request finished"] {
+        assert!(messages.contains(&expected), "missing {expected:?} in {messages:?}");
+    }
+    let fingerprint = sessionscope::Fingerprint::of("s-alice").to_string();
+    for (raw, line) in &lines {
+        assert_eq!(line["session.id"], fingerprint.as_str(), "{raw}");
+        assert_eq!(line["user.id"], "alice", "{raw}");
+        assert_eq!(line["http.route"], "/orders/{cart}", "{raw}");
+        assert_eq!(line["http.request.method"], "GET", "{raw}");
+        assert_eq!(line["lookup.outcome"], "found", "{raw}");
+        assert!(line["timestamp"].is_string() && line["level"].is_string(), "{raw}");
+        for key in ["\"correlation_id\":", "\"user.id\":", "\"session.id\":"] {
+            assert_eq!(raw.matches(key).count(), 1, "{key} written once: {raw}");
+        }
+        assert!(!raw.contains("s-alice"), "raw session id in a log line: {raw}");
+    }
+    let by_message = |m: &str| &lines.iter().find(|(_, l)| l["message"] == m).unwrap().1;
+    assert_eq!(by_message("placing order")["operation"], "place_order", "written in the operation span");
+    assert_eq!(by_message("reserving stock")["name"], "reserve_stock", "the innermost span is shown");
+    assert_eq!(by_message("reserving stock")["items"], 3);
+    assert_eq!(by_message("reserving stock")["operation"], "place_order");
+    assert_eq!(by_message("confirmation queued")["agent.phase"], "confirming");
+    let summary = by_message("request finished");
+    assert_eq!(summary["name"], "request", "the summary is written in the request span");
+    assert_eq!(summary["status"], 200);
+    assert_eq!(summary["operation"], "place_order");
+}

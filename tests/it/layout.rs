@@ -19,6 +19,7 @@ const ORDER: &[&str] = &[
     "propagate",
     "targeting",
     "diagnostics",
+    "logging",
     "testing",
     "fuzzing",
 ];
