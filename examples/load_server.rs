@@ -15,10 +15,10 @@ use axum::Router;
 use axum::routing::get;
 use sessionscope::layer::Summary;
 use sessionscope::{CachedLookup, MemoryStore, SessionContextLayer, SessionId, SessionRecord};
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The session id `scripts/load.sh` sends.
 const SESSION: &str = "load-session-0123456789abcdef";
@@ -54,7 +54,9 @@ fn main() -> std::io::Result<()> {
     let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(3000);
     let output = args.get(3).map_or("sessionscope", String::as_str);
     match output {
-        "fmt" => tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(std::io::sink).init(),
+        "fmt" => {
+            tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(std::io::sink).init()
+        }
         _ => tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::DEBUG)
             .with(sessionscope::logging::json_layer_with_writer(std::io::sink))

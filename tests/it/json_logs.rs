@@ -27,13 +27,18 @@ impl Write for Buffer {
 }
 
 impl Buffer {
-    fn lines(&self) -> Vec<serde_json::Value> {
+    /// Every line written, as written and parsed (each must be one JSON object).
+    fn raw_lines(&self) -> Vec<(String, serde_json::Value)> {
         let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
         String::from_utf8(bytes)
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .map(|l| (l.to_owned(), serde_json::from_str(l).expect("one JSON object per line")))
             .collect()
+    }
+
+    fn lines(&self) -> Vec<serde_json::Value> {
+        self.raw_lines().into_iter().map(|(_, value)| value).collect()
     }
 }
 
@@ -118,17 +123,9 @@ async fn place_order() -> &'static str {
     "ok"
 }
 
-/// The raw lines written for one correlation id, each checked to be one JSON object.
+/// The lines written for one correlation id, as written and parsed.
 fn lines_for(buffer: &Buffer, correlation_id: &str) -> Vec<(String, serde_json::Value)> {
-    let bytes = buffer.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    String::from_utf8(bytes)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            (line.to_owned(), serde_json::from_str::<serde_json::Value>(line).expect("one JSON object per line"))
-        })
-        .filter(|(_, value)| value["correlation_id"] == correlation_id)
-        .collect()
+    buffer.raw_lines().into_iter().filter(|(_, value)| value["correlation_id"] == correlation_id).collect()
 }
 
 #[tokio::test]
