@@ -166,10 +166,14 @@ impl tower::Service<http::Request<tonic::body::Body>> for Greeter {
 }
 
 async fn grpc_server() -> SocketAddr {
+    grpc_server_behind(SessionContextLayer::new(seeded_store())).await
+}
+
+async fn grpc_server_behind(layer: SessionContextLayer<sessionscope::MemoryStore>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
-        .layer(SessionContextLayer::new(seeded_store()))
+        .layer(layer)
         .add_service(Greeter)
         .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
     tokio::spawn(server);
@@ -219,4 +223,37 @@ async fn a_tonic_server_behind_the_layer_records_the_grpc_status_from_trailers_o
     let denied = summary(&events);
     assert_eq!(denied.field("rpc.grpc.status_code"), Some("16"), "from the headers: {}", denied.render());
     assert_eq!(denied.field("lookup.outcome"), Some("no_session"));
+}
+
+#[tokio::test]
+async fn a_grpc_call_the_layer_refuses_gets_a_grpc_status_not_an_http_error() {
+    let capture = testing::capture();
+    let addr = grpc_server_behind(SessionContextLayer::new(seeded_store()).require_user()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut client = tonic::client::Grpc::new(channel);
+    let path = http::uri::PathAndQuery::from_static("/greeter.Greeter/Hello");
+    for (session, correlation_id, message) in [
+        (None, "grpc-refused-1", "this endpoint needs a session id"),
+        (Some("s-anon"), "grpc-refused-2", "this endpoint needs a signed-in session"),
+    ] {
+        let mut request = tonic::Request::new("hello".to_owned());
+        request.metadata_mut().insert("x-correlation-id", correlation_id.parse().unwrap());
+        if let Some(session) = session {
+            request.metadata_mut().insert("x-session-id", session.parse().unwrap());
+        }
+        client.ready().await.unwrap();
+        let refused = client.unary(request, path.clone(), Text).await.expect_err("refused by the layer");
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+        assert_eq!(refused.message(), message);
+        assert_eq!(refused.metadata().get("x-correlation-id").unwrap(), correlation_id);
+        let events = capture.events_for(correlation_id);
+        let summary = summary(&events);
+        assert_eq!(summary.field("rpc.grpc.status_code"), Some("16"), "{}", summary.render());
+        assert!(events.iter().all(|e| e.message() != "greeting"), "the handler never ran");
+    }
+    // A signed-in session passes.
+    let mut request = tonic::Request::new("hello".to_owned());
+    request.metadata_mut().insert("x-session-id", "s-alice".parse().unwrap());
+    client.ready().await.unwrap();
+    assert_eq!(client.unary(request, path, Text).await.unwrap().get_ref(), "hello, alice");
 }

@@ -153,9 +153,10 @@ impl<B> ResponseBody<B> {
         Self { kind: ResponseKind::Inner { body }, closing: Some(closing) }
     }
 
-    /// The layer's own answer.
+    /// The layer's own answer (a JSON body, or nothing for a gRPC status).
     pub(crate) fn rejection(json: Bytes) -> Self {
-        Self { kind: ResponseKind::Rejection { json: Some(json) }, closing: None }
+        let json = (!json.is_empty()).then_some(json);
+        Self { kind: ResponseKind::Rejection { json }, closing: None }
     }
 }
 

@@ -18,7 +18,13 @@ use crate::scope::Scoped;
 /// rejection.
 pub(super) enum Answer<T> {
     Inner(T),
-    Rejected(SessionRejection),
+    Rejected(Rejected),
+}
+
+/// The layer's rejection, and whether the request was a gRPC call (answered as a status).
+pub(super) struct Rejected {
+    pub(super) rejection: SessionRejection,
+    pub(super) grpc: bool,
 }
 
 /// What the waiting path ends with: the context, and what answered the request.
@@ -49,7 +55,7 @@ pin_project_lite::pin_project! {
         // The body or the store had to be awaited first.
         Waiting { fut: BoxedWaiting<F> },
         // Answered by the layer itself (a policy rejection).
-        Rejected { answer: Option<(Arc<RequestContext>, SessionRejection)> },
+        Rejected { answer: Option<(Arc<RequestContext>, Rejected)> },
     }
 }
 
@@ -62,7 +68,7 @@ impl<F: Future> ResponseFuture<F> {
         Self { state: State::Waiting { fut }, summary }
     }
 
-    pub(super) fn rejected(ctx: Arc<RequestContext>, rejection: SessionRejection, summary: Summary) -> Self {
+    pub(super) fn rejected(ctx: Arc<RequestContext>, rejection: Rejected, summary: Summary) -> Self {
         Self { state: State::Rejected { answer: Some((ctx, rejection)) }, summary }
     }
 }
@@ -103,9 +109,15 @@ fn complete<ResBody, E>(
     summary: Summary,
 ) -> Result<Response<ResponseBody<ResBody>>, E> {
     let mut response = match answer {
-        Answer::Rejected(rejection) => {
+        Answer::Rejected(Rejected { rejection, grpc: false }) => {
             let response = rejection.into_http(ResponseBody::rejection);
             finish(&ctx, Ending::status(response.status()), summary);
+            return Ok(response);
+        }
+        Answer::Rejected(Rejected { rejection, grpc: true }) => {
+            let grpc_status = Some(rejection.grpc_status());
+            let response = rejection.into_grpc(ResponseBody::rejection(bytes::Bytes::new()));
+            finish(&ctx, Ending::Response { status: response.status(), grpc_status }, summary);
             return Ok(response);
         }
         Answer::Inner(Err(error)) => {

@@ -11,12 +11,13 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::body::{RequestBody, ResponseBody};
-use super::future::{Answer, ResponseFuture, Waited};
+use super::future::{Answer, Rejected, ResponseFuture, Waited};
 use super::layer::Shared;
 use crate::context::{Identity, RequestContext, SessionSource};
 use crate::ids::SessionId;
 use crate::lookup::SessionLookup;
 use crate::request::body_peek::{BoxError, offer_head, read_head};
+use crate::request::close::is_grpc;
 use crate::request::settle::{Settled, settle, settle_now, wait_for_store};
 use crate::request::start::Start;
 use crate::request::{Config, Pipeline};
@@ -110,7 +111,10 @@ where
                 enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body)),
                 config.summary,
             ),
-            Err(rejection) => ResponseFuture::rejected(ctx, rejection, config.summary),
+            Err(rejection) => {
+                let rejected = Rejected { rejection, grpc: is_grpc(&parts.headers) };
+                ResponseFuture::rejected(ctx, rejected, config.summary)
+            }
         }
     }
 }
@@ -189,7 +193,7 @@ where
     let ctx = Arc::new(ctx);
     let answer = match config.policy.check(&ctx) {
         Ok(()) => Answer::Inner(enter(&ctx, &mut inner, parts, body).await),
-        Err(rejection) => Answer::Rejected(rejection),
+        Err(rejection) => Answer::Rejected(Rejected { rejection, grpc: is_grpc(&parts.headers) }),
     };
     (ctx, answer)
 }

@@ -35,7 +35,7 @@ impl Ending {
     }
 }
 
-/// Whether a response is gRPC (`application/grpc`, `application/grpc+proto`, ...).
+/// Whether a request or response is gRPC (`application/grpc`, `application/grpc+proto`, ...).
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }

@@ -58,6 +58,30 @@ impl SessionRejection {
         Self { status, code, message, correlation_id: ctx.correlation_id().clone() }
     }
 
+    /// The gRPC status code a gRPC client gets instead of the HTTP status: 3
+    /// (`INVALID_ARGUMENT`) for 400, 16 (`UNAUTHENTICATED`) for 401, 14 (`UNAVAILABLE`) for 503.
+    pub fn grpc_status(&self) -> i32 {
+        match self.status {
+            StatusCode::BAD_REQUEST => 3,
+            StatusCode::SERVICE_UNAVAILABLE => 14,
+            _ => 16,
+        }
+    }
+
+    /// The answer to a gRPC call: a trailers-only response (HTTP 200, `content-type:
+    /// application/grpc`, `grpc-status`, `grpc-message` with the message, and
+    /// `x-correlation-id`), with an empty body, so gRPC clients read it as a status.
+    pub(crate) fn into_grpc<B>(self, empty_body: B) -> http::Response<B> {
+        let mut response = http::Response::new(empty_body);
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", http::HeaderValue::from(self.grpc_status()));
+        // The messages are fixed printable ASCII: nothing to percent-encode.
+        headers.insert("grpc-message", http::HeaderValue::from_static(self.message));
+        echo_correlation_id(headers, &self.correlation_id);
+        response
+    }
+
     /// The HTTP status: 400, 401 or 503.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -136,6 +160,27 @@ mod tests {
         }
         for outcome in [LookupOutcome::Failed, LookupOutcome::TimedOut] {
             assert_eq!(answer(user, outcome, false), Err((503, "session_store_unavailable")), "{outcome}");
+        }
+    }
+
+    #[test]
+    fn a_grpc_call_gets_a_trailers_only_status() {
+        let user = Policy { require_session: false, require_user: true };
+        for (outcome, invalid_seen, grpc_status) in [
+            (LookupOutcome::NoSession, true, "3"),
+            (LookupOutcome::Anonymous, false, "16"),
+            (LookupOutcome::Failed, false, "14"),
+        ] {
+            let session = Policy { require_session: true, require_user: false };
+            let policy = if invalid_seen { session } else { user };
+            let rejection = policy.check(&ctx(outcome, invalid_seen)).unwrap_err();
+            let correlation_id = rejection.correlation_id.to_string();
+            let response = rejection.into_grpc(());
+            assert_eq!(response.status(), 200, "gRPC carries its status in grpc-status");
+            assert_eq!(response.headers()["content-type"], "application/grpc");
+            assert_eq!(response.headers()["grpc-status"], grpc_status, "{outcome}");
+            assert!(!response.headers()["grpc-message"].is_empty());
+            assert_eq!(response.headers()["x-correlation-id"], correlation_id.as_str());
         }
     }
 
