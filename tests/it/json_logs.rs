@@ -64,7 +64,7 @@ async fn handler_service_and_spawned_task_lines_carry_every_field() {
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .with_writer(move || writer.clone()),
     );
     // This test's own subscriber, for its thread: the server runs on the test's runtime,
@@ -103,6 +103,11 @@ async fn handler_service_and_spawned_task_lines_carry_every_field() {
     // Counts that are zero are left off; the status is printed once, by the summary itself.
     assert!(summary["fields"].get("errors").is_none() && summary["fields"].get("slow_operations").is_none());
     assert!(summary["span"].get("http.response.status_code").is_none(), "status printed twice: {summary}");
+    // The summary belongs to its request in a setup that lists spans too.
+    let spans = summary["spans"].as_array().expect("the span list");
+    assert_eq!(spans.len(), 1, "{summary}");
+    assert_eq!(spans[0]["name"], "request");
+    assert_eq!(spans[0]["correlation_id"], "json-1");
 }
 
 mod inventory {

@@ -137,9 +137,11 @@ pub(crate) fn finish(ctx: &RequestContext, ending: Ending, summary: Summary) {
             )
         };
     }
+    // Written with the request span entered, not only as its parent, so a formatter that
+    // lists the entered spans shows the request span on the summary line too.
     match summary.level(ctx, ending) {
-        Some(Level::INFO) => summary_event!(Level::INFO),
-        Some(Level::DEBUG) => summary_event!(Level::DEBUG),
+        Some(Level::INFO) => span.in_scope(|| summary_event!(Level::INFO)),
+        Some(Level::DEBUG) => span.in_scope(|| summary_event!(Level::DEBUG)),
         _ => {}
     }
     if let Some(status) = status {
