@@ -1,7 +1,7 @@
 //! The runtime's layout: its top-level modules follow the path of a request, and every
 //! dependency between them points one way, down this list. Read from the `use crate::` and
-//! `crate::` paths of `runtime/src`, so a new import that points up (or makes a cycle) fails
-//! here, naming the file and the line.
+//! `crate::` paths of `runtime/src`, code and doc links alike, so a new import or link that
+//! points up (or makes a cycle) fails here, naming the file and the line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,9 @@ const ORDER: &[&str] = &[
 
 /// What a module may use beyond the order above: nothing. Stores see ids only.
 const ONLY: &[(&str, &[&str])] = &[("ids", &[]), ("lookup", &["ids"])];
+
+/// Macros exported at the crate root (`#[macro_export]`), with the module that defines them.
+const ROOT_MACROS: &[(&str, &str)] = &[("log_once", "diagnostics")];
 
 fn runtime_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/src")
@@ -90,11 +93,14 @@ fn module_graph() -> (Graph, Vec<String>) {
         }
         let text = std::fs::read_to_string(file).expect("readable source");
         for (number, line) in text.lines().enumerate() {
-            if line.trim_start().starts_with("//") {
+            // Plain comments are prose; doc comments hold links rustdoc resolves.
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("//") && !trimmed.starts_with("///") && !trimmed.starts_with("//!") {
                 continue;
             }
             let place = format!("{}:{}", file.strip_prefix(&src).unwrap().display(), number + 1);
             for to in crate_paths(line) {
+                let to = ROOT_MACROS.iter().find(|(name, _)| *name == to).map_or(to, |(_, owner)| (*owner).to_owned());
                 if to == from {
                     continue;
                 }

@@ -14,9 +14,9 @@ use crate::ids::{CorrelationId, SessionId, sanitize};
 
 /// Everything known about one request, shared by every piece of code that runs for it.
 ///
-/// Reach it with [`current()`](crate::current) anywhere inside the request (handlers, the
-/// functions they call, their `IntoResponse`, tasks started with [`spawn`](crate::spawn)), or
-/// with the [`SessionContext`](crate::SessionContext) extractor.
+/// Reach it with `sessionscope::current()` anywhere inside the request (handlers, the
+/// functions they call, their `IntoResponse`, tasks started with `sessionscope::spawn`), or
+/// with the `SessionContext` extractor.
 ///
 /// ```
 /// # async fn run() {

@@ -21,7 +21,7 @@ use crate::context::RequestContext;
 /// # let _ = axum::Router::<()>::new().route("/", axum::routing::get(whoami));
 /// ```
 ///
-/// Fails with a 500 when neither [`SessionContextLayer`](crate::SessionContextLayer) nor
+/// Fails with a 500 when neither [`SessionContextLayer`](crate::layer::SessionContextLayer) nor
 /// `#[with_session_context]` set a context up; use `Option<SessionContext>` to allow that.
 #[derive(Debug, Clone)]
 pub struct SessionContext(pub Arc<RequestContext>);

@@ -9,7 +9,7 @@ use crate::ids::sanitize;
 
 /// Turns a handler panic into a 500 response, logging the panic inside the request's
 /// context and span. Give it to tower-http's `CatchPanicLayer::custom`, placed **inside**
-/// [`SessionContextLayer`](crate::SessionContextLayer) (added to the router before it), so
+/// [`SessionContextLayer`](crate::layer::SessionContextLayer) (added to the router before it), so
 /// the response still carries `x-correlation-id`.
 ///
 /// The body is `{"error": "internal_error", "message": "...", "correlation_id": "..."}`; the

@@ -10,7 +10,7 @@ use super::service::SessionContextService;
 use crate::lookup::{SessionLookup, SharedLookup};
 use crate::request::{Config, Handoff, Pipeline, Summary};
 
-/// A tower layer that gives every request its [`RequestContext`](crate::RequestContext):
+/// A tower layer that gives every request its [`RequestContext`](crate::context::RequestContext):
 /// an axum `Router`, a tonic server, or any tower service over `http::Request<B>`.
 ///
 /// For each request it takes the correlation id (or makes one), finds the session id

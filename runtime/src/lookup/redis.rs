@@ -81,7 +81,7 @@ pub enum RedisStoreError {
 /// without a restart. Failures log a warning at most once per `warn_interval` (default 10 s)
 /// with the number of failures since the last one.
 ///
-/// Put a [`CachedLookup`](crate::CachedLookup) in front of it: cache hits never reach Redis.
+/// Put a [`CachedLookup`](super::CachedLookup) in front of it: cache hits never reach Redis.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), sessionscope::lookup::RedisStoreError> {
@@ -257,7 +257,7 @@ impl RedisStore {
     }
 
     /// Deletes the session; returns whether it existed. Later lookups report it unknown
-    /// (call [`CachedLookup::invalidate`](crate::CachedLookup::invalidate) too when caching).
+    /// (call [`CachedLookup::invalidate`](super::CachedLookup::invalidate) too when caching).
     ///
     /// # Errors
     /// If Redis cannot be reached.

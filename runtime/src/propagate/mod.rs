@@ -1,6 +1,6 @@
 //! Carrying the request context on outgoing calls, so the next service continues it.
 //!
-//! The receiving service's [`SessionContextLayer`](crate::SessionContextLayer) takes the
+//! The receiving service's [`SessionContextLayer`](crate::layer::SessionContextLayer) takes the
 //! correlation id from `x-correlation-id` and the session from `x-session-id`, and looks the
 //! user up in the store both services share: one user action can be followed across services.
 //! With feature `opentelemetry`, W3C `traceparent` and `baggage` (holding the correlation id)
