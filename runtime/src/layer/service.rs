@@ -133,7 +133,7 @@ fn plan<L: SessionLookup, B: Body>(
         None => Plan::NoSession,
         chosen => match settle_now(Some(lookup), chosen, start.started_at) {
             Settled::Now(identity) => Plan::Settled(identity),
-            Settled::Wait(id, source) => Plan::Wait(Wait::Store(id, source)),
+            Settled::Wait(_, id, source) => Plan::Wait(Wait::Store(id, source)),
         },
     }
 }

@@ -15,11 +15,11 @@ use crate::lookup::{LookupError, SessionLookup, SessionRecord};
 pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// What could be settled without waiting.
-pub(crate) enum Settled {
+pub(crate) enum Settled<'l, L> {
     /// The identity is known: no session id, no store to ask, or the store's answer at hand.
     Now(Identity),
-    /// The store must be awaited for this session.
-    Wait(SessionId, SessionSource),
+    /// This store must be awaited for this session.
+    Wait(&'l L, SessionId, SessionSource),
 }
 
 /// Settles what needs no waiting: no session id, no store, or a store that has the answer
@@ -30,7 +30,7 @@ pub(crate) fn settle_now<L: SessionLookup>(
     lookup: Option<&L>,
     chosen: Option<(SessionId, SessionSource)>,
     now: Instant,
-) -> Settled {
+) -> Settled<'_, L> {
     let Some((id, source)) = chosen else {
         return Settled::Now(Identity::NONE);
     };
@@ -39,7 +39,7 @@ pub(crate) fn settle_now<L: SessionLookup>(
     };
     match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(&id, now))) {
         Ok(Some(Ok(record))) => Settled::Now(identity_from(Ok(record), id, source)),
-        _ => Settled::Wait(id, source),
+        _ => Settled::Wait(lookup, id, source),
     }
 }
 
@@ -52,18 +52,14 @@ pub(crate) async fn settle<L: SessionLookup>(
     now: Instant,
     span: &Span,
 ) -> Identity {
-    match (settle_now(lookup, chosen, now), lookup) {
-        (Settled::Now(identity), _) => {
+    match settle_now(lookup, chosen, now) {
+        Settled::Now(identity) => {
             if let Some((id, _)) = &identity.session {
                 record_session(span, id);
             }
             identity
         }
-        (Settled::Wait(id, source), Some(lookup)) => wait_for_store(lookup, timeout, id, source, span).await,
-        // `settle_now` waits only when there is a store.
-        (Settled::Wait(id, source), None) => {
-            Identity { session: Some((id, source)), user_id: None, outcome: LookupOutcome::Skipped }
-        }
+        Settled::Wait(lookup, id, source) => wait_for_store(lookup, timeout, id, source, span).await,
     }
 }
 
@@ -171,7 +167,7 @@ mod tests {
     fn outcome_now(lookup: Option<&Scripted>, raw: Option<&str>) -> Result<LookupOutcome, String> {
         match settle_now(lookup, raw.and_then(chosen), Instant::now()) {
             Settled::Now(identity) => Ok(identity.outcome),
-            Settled::Wait(id, _) => Err(id.expose().to_owned()),
+            Settled::Wait(_, id, _) => Err(id.expose().to_owned()),
         }
     }
 
