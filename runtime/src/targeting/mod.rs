@@ -83,8 +83,6 @@ struct Targets {
     sessions: HashMap<Fingerprint, Expiry>,
     operations: HashMap<Box<str>, Expiry>,
     disabled: bool,
-    /// When the first target with a TTL expires.
-    next_expiry: Option<Instant>,
 }
 
 impl Targets {
@@ -99,6 +97,7 @@ impl Targets {
         self.operations.retain(|_, e| live(e));
     }
 
+    /// When the first target with a TTL expires.
     fn next_expiry(&self) -> Option<Instant> {
         let users = self.users.values();
         users.chain(self.sessions.values()).chain(self.operations.values()).flatten().min().copied()
@@ -350,8 +349,7 @@ impl TargetingHandle {
     fn write<R>(&self, f: impl FnOnce(&mut Targets) -> R) -> R {
         let mut targets = self.shared.targets.write().unwrap_or_else(PoisonError::into_inner);
         let result = f(&mut targets);
-        targets.next_expiry = targets.next_expiry();
-        let next = targets.next_expiry.map_or(NO_EXPIRY, nanos_since_origin);
+        let next = targets.next_expiry().map_or(NO_EXPIRY, nanos_since_origin);
         self.shared.next_expiry.store(next, Ordering::Relaxed);
         self.shared.active.store(targets.is_active(), Ordering::Relaxed);
         self.shared.generation.store(GENERATIONS.fetch_add(1, Ordering::Relaxed), Ordering::Release);
