@@ -133,12 +133,14 @@ impl Chunks {
 /// Offers what a body's head says about the session id to `found`, and logs it (call it
 /// inside the request span). A head that is not the whole body offers nothing.
 pub(crate) fn offer_head<B>(found: &mut Found, head: &Head<B>, field: &str) {
-    if let Rest::Unread { reason, .. } = &head.rest {
-        tracing::debug!(target: "sessionscope::source", reason = reason.as_str(), bytes_read = head.bytes.len(), "body handed on unpeeked");
-        return;
-    }
-    if !matches!(head.rest, Rest::Ended) {
-        return;
+    match &head.rest {
+        Rest::Ended => {}
+        Rest::Unread { reason, .. } => {
+            tracing::debug!(target: "sessionscope::source", reason = reason.as_str(), bytes_read = head.bytes.len(), "body handed on unpeeked");
+            return;
+        }
+        // The handler sees the error; there is no whole body to peek.
+        Rest::Failed(_) => return,
     }
     let peeked = peek_body(&head.bytes, field);
     match peeked {
