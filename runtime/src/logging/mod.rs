@@ -101,7 +101,7 @@ fn write_context(request: &RequestContext, writer: &mut FieldWriter<'_>) {
     // A field that cannot be written is left out; the line stays valid JSON.
     let _ = writer.write_field("correlation_id", request.correlation_id().as_str());
     if let Some(id) = request.session_id() {
-        let _ = writer.write_field("session.id", id.fingerprint().to_string());
+        let _ = writer.write_field("session.id", AsText(id.fingerprint()));
     }
     if let Some(user) = request.user_id() {
         let _ = writer.write_field("user.id", user);
@@ -121,5 +121,14 @@ fn write_context(request: &RequestContext, writer: &mut FieldWriter<'_>) {
     }
     if let Some(investigation) = request.investigation_id() {
         let _ = writer.write_field("investigation.id", &*investigation);
+    }
+}
+
+/// A `Display` value written as a JSON string straight into the line, without a `String`.
+struct AsText<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for AsText<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
     }
 }
