@@ -49,8 +49,10 @@ fn main() {
     let body_1k: &'static [u8] = common::json_body(1024).leak();
     let variants: Vec<Variant> = vec![
         ("bare", common::bare(), Box::new(common::get_with_header)),
+        ("bare_with_correlation_id", common::bare(), Box::new(common::get_with_header_and_correlation_id)),
         ("tower_http_stack", common::tower_http_stack(), Box::new(common::get_with_header)),
         ("layer_header_cache_hit", common::layered(), Box::new(common::get_with_header)),
+        ("layer_header_and_correlation_id", common::layered(), Box::new(common::get_with_header_and_correlation_id)),
         ("layer_no_session", common::layered(), Box::new(common::get_without_session)),
         ("bare_post_1k", common::bare(), Box::new(move || common::post_json(body_1k))),
         ("layer_body_peek_1k", common::layered(), Box::new(move || common::post_json(body_1k))),
@@ -58,6 +60,11 @@ fn main() {
         ("macro_typed_body_1k", common::macro_only(), Box::new(move || common::post_typed(body_1k))),
         ("layer_macro_typed_body_1k", common::layer_and_macro(), Box::new(move || common::post_typed(body_1k))),
     ];
+    // A positional argument keeps only the variants whose name contains it, as criterion's
+    // filter does (`cargo bench --bench alloc_per_request -- layer_header`).
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let variants: Vec<Variant> =
+        variants.into_iter().filter(|(name, ..)| filter.as_ref().is_none_or(|f| name.contains(f.as_str()))).collect();
     println!("| variant | spans | allocations/request | bytes/request |");
     println!("| --- | --- | ---: | ---: |");
     for (spans, level) in [("off", LevelFilter::WARN), ("on", LevelFilter::DEBUG)] {

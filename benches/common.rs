@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use http::Request;
+use http::{HeaderValue, Request};
 use serde::Deserialize;
 use sessionscope::{
     CachedLookup, MemoryStore, SessionContextLayer, SessionId, SessionIdSource, SessionRecord, SharedLookup,
@@ -97,8 +97,21 @@ pub fn layered() -> Router {
     served(bare().layer(SessionContextLayer::new(store())))
 }
 
+// Header values as a server hands them on: hyper parses them as slices of the connection's
+// read buffer, and cloning one only counts a reference. A static value clones the same way;
+// one made with `HeaderValue::from_str` would allocate on its first clone, which a served
+// request never does.
 pub fn get_with_header() -> Request<Body> {
-    Request::get("/r").header("x-session-id", SESSION).body(Body::empty()).unwrap()
+    Request::get("/r").header("x-session-id", HeaderValue::from_static(SESSION)).body(Body::empty()).unwrap()
+}
+
+/// A session header and the caller's own correlation id.
+pub fn get_with_header_and_correlation_id() -> Request<Body> {
+    Request::get("/r")
+        .header("x-session-id", HeaderValue::from_static(SESSION))
+        .header("x-correlation-id", HeaderValue::from_static("caller-7f3a9c2e-0b41-4d8e"))
+        .body(Body::empty())
+        .unwrap()
 }
 
 pub fn get_without_session() -> Request<Body> {

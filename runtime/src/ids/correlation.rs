@@ -2,8 +2,9 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
 
 /// The header that carries the correlation id in (first choice) and out (always).
 pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
@@ -26,11 +27,12 @@ pub const MAX_CORRELATION_ID_LEN: usize = 128;
 #[derive(Clone)]
 pub struct CorrelationId(Repr);
 
-/// A generated id is kept inline (no allocation per request); a caller's is shared.
+/// A generated id is kept inline (no allocation per request); a caller's keeps the header
+/// value it came in (shared with the request, not copied), which the response echoes as is.
 #[derive(Clone)]
 enum Repr {
     Generated([u8; 36]),
-    Given(Arc<str>),
+    Given(HeaderValue),
 }
 
 impl CorrelationId {
@@ -39,12 +41,35 @@ impl CorrelationId {
         Self::from_bytes(value.as_bytes())
     }
 
-    /// Accepts raw header bytes when they are well formed.
+    /// Accepts raw bytes when they are well formed, and copies them.
     pub fn from_bytes(value: &[u8]) -> Option<Self> {
-        let well_formed = (1..=MAX_CORRELATION_ID_LEN).contains(&value.len())
-            && value.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-        // The charset check above guarantees UTF-8.
-        well_formed.then(|| Self(Repr::Given(Arc::from(std::str::from_utf8(value).unwrap_or_default()))))
+        if !well_formed(value) {
+            return None;
+        }
+        HeaderValue::from_bytes(value).ok().map(|value| Self(Repr::Given(value)))
+    }
+
+    /// Accepts a header value when it is well formed, and keeps it (no copy).
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    /// use sessionscope::ids::CorrelationId;
+    ///
+    /// let id = CorrelationId::from_header(&HeaderValue::from_static("req-7")).unwrap();
+    /// assert_eq!(id.as_str(), "req-7");
+    /// assert!(CorrelationId::from_header(&HeaderValue::from_static("a b")).is_none());
+    /// ```
+    pub fn from_header(value: &HeaderValue) -> Option<Self> {
+        well_formed(value.as_bytes()).then(|| Self(Repr::Given(value.clone())))
+    }
+
+    /// The id as a header value, for the response's echo: a caller's id is its own header
+    /// value again; a generated one is copied into a new one.
+    pub(crate) fn to_header_value(&self) -> HeaderValue {
+        match &self.0 {
+            Repr::Given(value) => value.clone(),
+            Repr::Generated(text) => HeaderValue::from_bytes(text).unwrap_or_else(|_| HeaderValue::from_static("")),
+        }
     }
 
     /// A fresh UUID v7: the Unix time in milliseconds, then 74 random bits from a user-space
@@ -72,9 +97,17 @@ impl CorrelationId {
         match &self.0 {
             // Always the 36 ASCII characters `encode_lower` wrote.
             Repr::Generated(text) => std::str::from_utf8(text).unwrap_or_default(),
-            Repr::Given(text) => text,
+            // Checked by `well_formed`: ASCII only.
+            Repr::Given(value) => std::str::from_utf8(value.as_bytes()).unwrap_or_default(),
         }
     }
+}
+
+/// 1..=128 bytes of letters, digits, `.`, `_`, `:` and `-`: nothing that could break a log
+/// line or a header, and always UTF-8.
+fn well_formed(value: &[u8]) -> bool {
+    (1..=MAX_CORRELATION_ID_LEN).contains(&value.len())
+        && value.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// Milliseconds since the Unix epoch at `at`: the wall clock read once a second per thread,

@@ -1,8 +1,9 @@
 //! The session id: validated once, printed only as a fingerprint.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::HeaderValue;
 
 use sha2::{Digest, Sha256};
 
@@ -24,7 +25,10 @@ pub const MAX_SESSION_ID_LEN: usize = 256;
 /// assert!(SessionId::parse("has space").is_err());
 /// ```
 pub struct SessionId {
-    raw: Arc<str>,
+    // Kept as a header value: an id read from a request header shares the header's bytes
+    // (no copy); one made from text is copied once. Always visible ASCII (checked on the way
+    // in), so it is valid UTF-8.
+    raw: HeaderValue,
     // The fingerprint once computed (or handed over by a cache hit), 0 until then: a plain
     // load and store, no lock. Clones made after that carry it along. A fingerprint that
     // really is 0 is computed again on each call, which is still right.
@@ -33,7 +37,7 @@ pub struct SessionId {
 
 impl Clone for SessionId {
     fn clone(&self) -> Self {
-        Self { raw: Arc::clone(&self.raw), fingerprint: AtomicU64::new(self.fingerprint.load(Ordering::Relaxed)) }
+        Self { raw: self.raw.clone(), fingerprint: AtomicU64::new(self.fingerprint.load(Ordering::Relaxed)) }
     }
 }
 
@@ -58,12 +62,26 @@ impl SessionId {
         Ok(Self::from_valid(value))
     }
 
-    /// Validates raw bytes (a header value, say) and wraps them.
+    /// Validates raw bytes (a cookie's value, say) and copies them.
     pub fn from_bytes(value: &[u8]) -> Result<Self, InvalidSessionId> {
         validate(value)?;
-        // Visible ASCII is valid UTF-8.
-        let text = std::str::from_utf8(value).map_err(|e| InvalidSessionId::BadByte(e.valid_up_to()))?;
-        Ok(Self::from_valid(text))
+        Ok(Self::from_valid_bytes(value))
+    }
+
+    /// Validates a header value and keeps it: the id shares the header's bytes instead of
+    /// copying them.
+    ///
+    /// ```
+    /// use http::HeaderValue;
+    /// use sessionscope::SessionId;
+    ///
+    /// let id = SessionId::from_header(&HeaderValue::from_static("sess-42")).unwrap();
+    /// assert_eq!(id.expose(), "sess-42");
+    /// assert!(SessionId::from_header(&HeaderValue::from_static("two words")).is_err());
+    /// ```
+    pub fn from_header(value: &HeaderValue) -> Result<Self, InvalidSessionId> {
+        validate(value.as_bytes())?;
+        Ok(Self { raw: value.clone(), fingerprint: AtomicU64::new(0) })
     }
 
     /// A fresh random id: 32 lowercase hex digits from a UUID v4 (122 random bits, from a
@@ -79,18 +97,25 @@ impl SessionId {
     }
 
     fn from_valid(value: &str) -> Self {
-        Self { raw: Arc::from(value), fingerprint: AtomicU64::new(0) }
+        Self::from_valid_bytes(value.as_bytes())
+    }
+
+    fn from_valid_bytes(value: &[u8]) -> Self {
+        // `validate` admitted only visible ASCII, which a header value always accepts.
+        let raw = HeaderValue::from_bytes(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+        Self { raw, fingerprint: AtomicU64::new(0) }
     }
 
     /// The raw session id. Use it to query a store; never log it.
     pub fn expose(&self) -> &str {
-        &self.raw
+        // Visible ASCII only (see `raw`), so this never falls back.
+        std::str::from_utf8(self.raw.as_bytes()).unwrap_or_default()
     }
 
     /// Gives the id its fingerprint when it is already known (a cache hit for the same raw
     /// id), so it is not hashed again.
     pub(crate) fn seed_fingerprint(&self, fingerprint: Fingerprint) {
-        debug_assert_eq!(fingerprint, Fingerprint::of(&self.raw), "seeded with another id's fingerprint");
+        debug_assert_eq!(fingerprint, Fingerprint::of(self.expose()), "seeded with another id's fingerprint");
         self.fingerprint.store(fingerprint.0, Ordering::Relaxed);
     }
 
@@ -98,7 +123,7 @@ impl SessionId {
     pub fn fingerprint(&self) -> Fingerprint {
         match self.fingerprint.load(Ordering::Relaxed) {
             0 => {
-                let computed = Fingerprint::of(&self.raw);
+                let computed = Fingerprint::of(self.expose());
                 self.fingerprint.store(computed.0, Ordering::Relaxed);
                 computed
             }
@@ -109,7 +134,7 @@ impl SessionId {
 
 impl PartialEq for SessionId {
     fn eq(&self, other: &Self) -> bool {
-        self.raw == other.raw
+        self.raw.as_bytes() == other.raw.as_bytes()
     }
 }
 
@@ -117,7 +142,7 @@ impl Eq for SessionId {}
 
 impl std::hash::Hash for SessionId {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.raw.hash(state);
+        self.expose().hash(state);
     }
 }
 

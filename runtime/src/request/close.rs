@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode};
 use tracing::Level;
 
 use crate::context::{Identity, RequestContext};
@@ -14,9 +14,7 @@ const ECHO_HEADER: HeaderName = HeaderName::from_static(CORRELATION_ID_HEADER);
 
 /// Sets `x-correlation-id` on a response's headers.
 pub(crate) fn echo_correlation_id(headers: &mut HeaderMap, id: &CorrelationId) {
-    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-        headers.insert(ECHO_HEADER, value);
-    }
+    headers.insert(ECHO_HEADER, id.to_header_value());
 }
 
 /// How a request ended, as far as its summary tells.
@@ -156,6 +154,8 @@ fn nonzero(count: u32) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
 
     #[test]

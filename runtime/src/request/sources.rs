@@ -112,7 +112,7 @@ impl Sources {
     pub(crate) fn read_parts(&self, parts: &Parts) -> Found {
         let mut found = Found::default();
         if let Some(value) = self.header.as_ref().and_then(|name| parts.headers.get(name)) {
-            found.offer(SessionSource::Header, SessionId::from_bytes(value.as_bytes()));
+            found.offer(SessionSource::Header, SessionId::from_header(value));
         }
         if let Some(value) = self.query.as_deref().and_then(|name| query_value(parts.uri.query()?, name)) {
             found.offer(SessionSource::Query, SessionId::parse(&value));

@@ -55,5 +55,5 @@ impl Start {
 }
 
 fn incoming_correlation_id(parts: &Parts, config: &Config) -> Option<CorrelationId> {
-    config.correlation_headers.iter().find_map(|name| CorrelationId::from_bytes(parts.headers.get(name)?.as_bytes()))
+    config.correlation_headers.iter().find_map(|name| CorrelationId::from_header(parts.headers.get(name)?))
 }
