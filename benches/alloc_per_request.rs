@@ -52,6 +52,7 @@ fn main() {
         ("bare_with_correlation_id", common::bare(), Box::new(common::get_with_header_and_correlation_id)),
         ("tower_http_stack", common::tower_http_stack(), Box::new(common::get_with_header)),
         ("layer_header_cache_hit", common::layered(), Box::new(common::get_with_header)),
+        ("layer_header_summary_off", common::layered_summary_off(), Box::new(common::get_with_header)),
         ("layer_header_and_correlation_id", common::layered(), Box::new(common::get_with_header_and_correlation_id)),
         ("layer_no_session", common::layered(), Box::new(common::get_without_session)),
         ("bare_post_1k", common::bare(), Box::new(move || common::post_json(body_1k))),

@@ -97,6 +97,11 @@ pub fn layered() -> Router {
     served(bare().layer(SessionContextLayer::new(store())))
 }
 
+/// The layer with its summary line switched off.
+pub fn layered_summary_off() -> Router {
+    served(bare().layer(SessionContextLayer::new(store()).summary(sessionscope::request::Summary::Off)))
+}
+
 // Header values as a server hands them on: hyper parses them as slices of the connection's
 // read buffer, and cloning one only counts a reference. A static value clones the same way;
 // one made with `HeaderValue::from_str` would allocate on its first clone, which a served

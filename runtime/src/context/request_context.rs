@@ -162,7 +162,7 @@ impl RequestContext {
 
     /// The `User-Agent` header, with control characters escaped.
     pub fn user_agent(&self) -> Option<&str> {
-        self.http.user_agent.as_deref()
+        self.http.user_agent.as_ref().map(|ua| ua.as_str())
     }
 
     /// When the request was first read (monotonic clock); latency counts from here.

@@ -29,7 +29,7 @@ pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes
         http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
         http.route = http.route().map(tracing::field::display),
         client.address = http.client_ip.map(tracing::field::display),
-        user_agent.original = http.user_agent.as_deref(),
+        user_agent.original = http.user_agent.as_ref().map(|ua| ua.as_str()),
         http.response.status_code = Empty,
         investigation.id = Empty,
         agent.phase = Empty,

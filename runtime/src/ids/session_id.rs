@@ -112,6 +112,11 @@ impl SessionId {
         std::str::from_utf8(self.raw.as_bytes()).unwrap_or_default()
     }
 
+    /// The raw id's bytes, for keying a map without a UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.raw.as_bytes()
+    }
+
     /// Gives the id its fingerprint when it is already known (a cache hit for the same raw
     /// id), so it is not hashed again.
     pub(crate) fn seed_fingerprint(&self, fingerprint: Fingerprint) {
@@ -142,7 +147,7 @@ impl Eq for SessionId {}
 
 impl std::hash::Hash for SessionId {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.expose().hash(state);
+        self.raw.as_bytes().hash(state);
     }
 }
 
@@ -165,10 +170,12 @@ fn validate(value: &[u8]) -> Result<(), InvalidSessionId> {
     if value.len() > MAX_SESSION_ID_LEN {
         return Err(InvalidSessionId::TooLong(value.len()));
     }
-    match value.iter().position(|b| !b.is_ascii_graphic()) {
-        Some(at) => Err(InvalidSessionId::BadByte(at)),
-        None => Ok(()),
+    // Checked without an early exit so the compiler can test many bytes at a time; the
+    // position is searched only for an id that fails.
+    if value.iter().fold(true, |ok, b| ok & b.is_ascii_graphic()) {
+        return Ok(());
     }
+    Err(InvalidSessionId::BadByte(value.iter().position(|b| !b.is_ascii_graphic()).unwrap_or_default()))
 }
 
 /// The first 64 bits of the SHA-256 of a session id, shown as 16 lowercase hex digits.

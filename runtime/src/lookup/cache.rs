@@ -33,7 +33,8 @@ use crate::ids::{Fingerprint, SessionId};
 /// ```
 pub struct CachedLookup<L> {
     inner: L,
-    cache: Cache<String, Entry>,
+    // Keyed by the id's bytes: a lookup needs no UTF-8 check of the id.
+    cache: Cache<Vec<u8>, Entry>,
     ttl: Duration,
     negative_ttl: Duration,
 }
@@ -74,7 +75,7 @@ impl<L: SessionLookup> CachedLookup<L> {
 
     /// Forgets what is cached for `id` (call it on logout).
     pub fn invalidate(&self, id: &SessionId) {
-        self.cache.remove(id.expose());
+        self.cache.remove(id.as_bytes());
     }
 
     /// The wrapped store.
@@ -90,12 +91,12 @@ impl<L: SessionLookup> CachedLookup<L> {
     /// The cached answer for `id`, unless missing or expired at `now` (an expired one is
     /// dropped).
     fn fresh(&self, id: &SessionId, now: Instant) -> Option<Option<SessionRecord>> {
-        let entry = self.cache.get(id.expose())?;
+        let entry = self.cache.get(id.as_bytes())?;
         if entry.expires_at > now {
             id.seed_fingerprint(entry.fingerprint);
             return Some(entry.record);
         }
-        self.cache.remove(id.expose());
+        self.cache.remove(id.as_bytes());
         None
     }
 
@@ -140,12 +141,12 @@ impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
         if let Some(hit) = self.fresh(id, Instant::now()) {
             return Ok(hit);
         }
-        match self.cache.get_value_or_guard_async(id.expose()).await {
+        match self.cache.get_value_or_guard_async(id.as_bytes()).await {
             // Another task loaded it while this one waited.
             Ok(entry) if entry.expires_at > Instant::now() => Ok(entry.record),
             Ok(_expired) => {
                 let record = self.inner.lookup(id).await?;
-                self.cache.insert(id.expose().to_owned(), self.entry(id, record.clone()));
+                self.cache.insert(id.as_bytes().to_vec(), self.entry(id, record.clone()));
                 Ok(record)
             }
             // This task loads; an error drops the guard unfilled, so nothing is cached and
