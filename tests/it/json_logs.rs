@@ -13,7 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 /// Collects what the JSON formatter writes.
 #[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Buffer(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Buffer {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -37,7 +37,7 @@ impl Buffer {
             .collect()
     }
 
-    fn lines(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn lines(&self) -> Vec<serde_json::Value> {
         self.raw_lines().into_iter().map(|(_, value)| value).collect()
     }
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sessionscope::{
     CachedLookup, SessionContextLayer, SessionId, SessionRecord, lookup::RedisStore, propagate::RequestBuilderExt as _,
 };
+use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -189,4 +190,48 @@ async fn without_propagation_the_traces_are_separate() {
     let span_a = route_of(&spans, "/plain");
     assert_ne!(span_a.span_context.trace_id().to_string(), seen_by_b.trace_id);
     assert_eq!(seen_by_b.baggage_correlation_id, None);
+}
+
+mod inventory {
+    pub async fn reserve() {
+        tracing::info!("reserving");
+    }
+}
+
+#[tokio::test]
+async fn json_lines_carry_the_trace_and_span_ids() {
+    let buffer = crate::json_logs::Buffer::default();
+    let writer = buffer.clone();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider().1.tracer("sessionscope-tests"));
+    let json = sessionscope::logging::json_layer_with_writer(move || writer.clone());
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel).with(json));
+
+    let handler = || async {
+        tracing::info!("in the handler");
+        inventory::reserve().instrument(tracing::info_span!("reserve")).await;
+        "ok"
+    };
+    let app = Router::new().route("/order", get(handler)).layer(SessionContextLayer::new(common::seeded_store()));
+    let srv = TestServer::start(app).await;
+    let response = srv
+        .get("/order")
+        .header("x-session-id", "s-alice")
+        .header("x-correlation-id", "otel-json-1")
+        .header("traceparent", format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01"))
+        .send();
+    assert_eq!(response.await.unwrap().status(), 200);
+
+    let request_span = request_spans("otel-json-1", 1).await.pop().expect("the request span is exported");
+    let request_span_id = request_span.span_context.span_id().to_string();
+    let lines = buffer.lines();
+    let ours: Vec<&serde_json::Value> = lines.iter().filter(|l| l["correlation_id"] == "otel-json-1").collect();
+    let messages: Vec<&str> = ours.iter().filter_map(|l| l["message"].as_str()).collect();
+    for expected in ["in the handler", "reserving", "request finished"] {
+        assert!(messages.contains(&expected), "{expected:?} missing from {messages:?}");
+    }
+    for line in &ours {
+        assert_eq!(line["trace_id"], CALLER_TRACE, "every line of the request is in the caller's trace: {line}");
+        // A line in a child span of the request (`reserve`) names the request span too.
+        assert_eq!(line["span_id"], request_span_id.as_str(), "every line names the request span: {line}");
+    }
 }

@@ -50,6 +50,9 @@ pub struct RequestContext {
     /// made for (`generation << 1 | targeted`); 0 until made, and again whenever what it
     /// depends on (user, operation) changes.
     targeting: AtomicU64,
+    /// The request span's OpenTelemetry trace and span ids, when a layer tracks it.
+    #[cfg(feature = "opentelemetry")]
+    trace: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>,
 }
 
 impl RequestContext {
@@ -80,7 +83,30 @@ impl RequestContext {
             stats: RequestStats::default(),
             left_for_handler: None,
             targeting: AtomicU64::new(0),
+            #[cfg(feature = "opentelemetry")]
+            trace: None,
         }
+    }
+
+    /// Sets the request span's OpenTelemetry ids, read once when the span opens.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn set_trace(&mut self, ids: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>) {
+        self.trace = ids;
+    }
+
+    /// The OpenTelemetry trace id of the request (the caller's when it sent a valid
+    /// `traceparent`), when an OpenTelemetry layer tracks the request span (feature
+    /// `opentelemetry`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn trace_id(&self) -> Option<opentelemetry::trace::TraceId> {
+        self.trace.map(|(trace, _)| trace)
+    }
+
+    /// The OpenTelemetry span id of the request span, when an OpenTelemetry layer tracks it
+    /// (feature `opentelemetry`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn span_id(&self) -> Option<opentelemetry::trace::SpanId> {
+        self.trace.map(|(_, span)| span)
     }
 
     /// The correlation id of this request.

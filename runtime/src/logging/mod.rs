@@ -14,6 +14,7 @@
 //! | `lookup.outcome` | what the store said (`found`, `unknown`, `timed_out`, ...) |
 //! | `http.request.method`, `http.route` | the method and the matched route |
 //! | `operation`, `agent.phase`, `investigation.id` | once set |
+//! | `trace_id`, `span_id` | with feature `opentelemetry` and an OpenTelemetry layer installed: the request's trace (the caller's, when it sent a `traceparent`) and the request span (32 and 16 lowercase hex digits) |
 //!
 //! plus `timestamp`, `level`, `target`, `message` and the event's fields. A line written
 //! directly in the request span takes these from the span, which the formatter keeps
@@ -77,19 +78,34 @@ where
 }
 
 /// Writes the request context's keys on a line written inside a request but not directly in
-/// its request span (whose flattened fields carry them already).
+/// its request span (whose flattened fields carry them already), and on every line of a
+/// request the OpenTelemetry ids (which no span field carries).
 fn write_request_context<S>(event: &Event<'_>, ctx: &Context<'_, S>, writer: &mut FieldWriter<'_>)
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
-    if ctx.event_span(event).is_some_and(|span| is_request_span(span.metadata())) {
+    let in_request_span = ctx.event_span(event).is_some_and(|span| is_request_span(span.metadata()));
+    if in_request_span && cfg!(not(feature = "opentelemetry")) {
         return;
     }
     with_current(|current| {
-        if let Some(request) = current {
+        let Some(request) = current else { return };
+        #[cfg(feature = "opentelemetry")]
+        write_trace_ids(request, writer);
+        if !in_request_span {
             write_context(request, writer);
         }
     });
+}
+
+/// Writes `trace_id` and `span_id`: the request's trace (the caller's when it sent a
+/// `traceparent`) and the request span.
+#[cfg(feature = "opentelemetry")]
+fn write_trace_ids(request: &RequestContext, writer: &mut FieldWriter<'_>) {
+    if let (Some(trace), Some(span)) = (request.trace_id(), request.span_id()) {
+        let _ = writer.write_field("trace_id", AsText(trace));
+        let _ = writer.write_field("span_id", AsText(span));
+    }
 }
 
 /// The request span sessionscope opens, not another span of the same name.

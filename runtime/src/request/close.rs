@@ -1,6 +1,7 @@
 //! Closing a request: the correlation id echoed on the response, the status recorded, and
 //! one summary event inside the request span.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, StatusCode};
@@ -8,6 +9,7 @@ use tracing::Level;
 
 use crate::context::{Identity, RequestContext};
 use crate::ids::{CORRELATION_ID_HEADER, CorrelationId};
+use crate::scope::sync_scope;
 
 /// The response header, built at compile time.
 const ECHO_HEADER: HeaderName = HeaderName::from_static(CORRELATION_ID_HEADER);
@@ -105,7 +107,7 @@ impl Summary {
 /// the span after the event, so a log line shows it once. Latency is in the summary only: a
 /// span exporter's own span duration runs until the last handle to the span is dropped,
 /// which work carried past the response (with `in_current_context`) can extend.
-pub(crate) fn finish(ctx: &RequestContext, ending: Ending, summary: Summary) {
+pub(crate) fn finish(ctx: &Arc<RequestContext>, ending: Ending, summary: Summary) {
     if !ctx.identity_settled() {
         ctx.settle_identity(Identity::NONE);
     }
@@ -136,10 +138,12 @@ pub(crate) fn finish(ctx: &RequestContext, ending: Ending, summary: Summary) {
         };
     }
     // Written with the request span entered, not only as its parent, so a formatter that
-    // lists the entered spans shows the request span on the summary line too.
+    // lists the entered spans shows the request span on the summary line too; and with the
+    // context current, so what reads the context while the line is written (the JSON
+    // output's trace ids, a user's own layer) finds it.
     match summary.level(ctx, ending) {
-        Some(Level::INFO) => span.in_scope(|| summary_event!(Level::INFO)),
-        Some(Level::DEBUG) => span.in_scope(|| summary_event!(Level::DEBUG)),
+        Some(Level::INFO) => sync_scope(ctx, || summary_event!(Level::INFO)),
+        Some(Level::DEBUG) => sync_scope(ctx, || summary_event!(Level::DEBUG)),
         _ => {}
     }
     if let Some(status) = status {

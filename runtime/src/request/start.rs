@@ -46,7 +46,12 @@ impl Start {
         if found.has_notes() {
             span.in_scope(|| found.emit());
         }
-        let ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
+        #[cfg(feature = "opentelemetry")]
+        let trace = super::trace_parent::ids_of(&span);
+        #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+        let mut ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
+        #[cfg(feature = "opentelemetry")]
+        ctx.set_trace(trace);
         if found.invalid_seen {
             ctx.mark_invalid_session_seen();
         }

@@ -1,9 +1,10 @@
 //! The caller's W3C trace context (feature `opentelemetry`): the request span joins the
-//! caller's trace when the request carries a valid `traceparent`.
+//! caller's trace when the request carries a valid `traceparent`, and the ids its lines
+//! carry.
 
 use http::{HeaderMap, HeaderName};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -19,6 +20,18 @@ pub(super) fn join(span: &Span, headers: &HeaderMap) {
     let cx = BaggagePropagator::new().extract_with_context(&cx, &extractor);
     // A disabled span or no OpenTelemetry layer: nothing to join.
     let _ = span.set_parent(cx);
+}
+
+/// The OpenTelemetry trace and span ids of `span`, when a layer tracks it; read once, for
+/// the log lines of the request.
+pub(super) fn ids_of(span: &Span) -> Option<(TraceId, SpanId)> {
+    if span.is_disabled() {
+        return None;
+    }
+    let cx = span.context();
+    let otel_span = cx.span();
+    let ids = otel_span.span_context();
+    ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
