@@ -21,6 +21,7 @@ mod macro_standalone;
 mod macro_typed_body;
 mod macro_with_layer;
 mod panics;
+mod quiet_routes;
 mod request_summary;
 mod services;
 mod sources;

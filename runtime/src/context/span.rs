@@ -15,27 +15,39 @@ pub const REQUEST_SPAN: &str = "request";
 
 /// Makes the request span with every field declared, so later `record` calls land, and
 /// every field already known given its value at once (one write instead of one per field).
-pub(crate) fn request_span(correlation_id: &CorrelationId, http: &HttpAttributes, identity: Option<&Identity>) -> Span {
+/// A quiet request's span (a health check, say) is at DEBUG, every other at INFO.
+pub(crate) fn request_span(
+    correlation_id: &CorrelationId,
+    http: &HttpAttributes,
+    identity: Option<&Identity>,
+    quiet: bool,
+) -> Span {
     let session = identity.and_then(|i| i.session.as_ref());
-    let span = tracing::info_span!(
-        "request",
-        correlation_id = %correlation_id,
-        session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
-        // Plain tokens are given as `display` (printed as they are, no escaping pass); the
-        // user id is a `str`, so text formatters quote it. Where the session id came from is
-        // told once, by the summary event, not on every line.
-        user.id = identity.and_then(|i| i.user_id.as_deref()),
-        lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
-        http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
-        http.route = http.route().map(tracing::field::display),
-        client.address = http.client_ip.map(tracing::field::display),
-        user_agent.original = http.user_agent.as_ref().map(|ua| ua.as_str()),
-        http.response.status_code = Empty,
-        investigation.id = Empty,
-        agent.phase = Empty,
-        operation = Empty,
-    );
-    span
+    // One macro call per level: a span's level is part of its call site.
+    macro_rules! request_span {
+        ($level:expr) => {
+            tracing::span!(
+                $level,
+                "request",
+                correlation_id = %correlation_id,
+                session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
+                // Plain tokens are given as `display` (printed as they are, no escaping
+                // pass); the user id is a `str`, so text formatters quote it. Where the
+                // session id came from is told once, by the summary event, not on every line.
+                user.id = identity.and_then(|i| i.user_id.as_deref()),
+                lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
+                http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
+                http.route = http.route().map(tracing::field::display),
+                client.address = http.client_ip.map(tracing::field::display),
+                user_agent.original = http.user_agent.as_ref().map(|ua| ua.as_str()),
+                http.response.status_code = Empty,
+                investigation.id = Empty,
+                agent.phase = Empty,
+                operation = Empty,
+            )
+        };
+    }
+    if quiet { request_span!(tracing::Level::DEBUG) } else { request_span!(tracing::Level::INFO) }
 }
 
 /// Records the session on the span as soon as it is known, before the lookup runs, so the

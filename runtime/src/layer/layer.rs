@@ -162,6 +162,37 @@ impl<L: SessionLookup> SessionContextLayer<L> {
         self.configure(|c| c.summary = summary)
     }
 
+    /// Quiet routes, for health checks and probes: their requests keep the context and the
+    /// `x-correlation-id` echo, but write no summary line (whatever their status), and their
+    /// request span is at DEBUG. Lines the handler writes itself still appear at their level.
+    ///
+    /// A route is compared with the route the router matched, when it set one (axum's
+    /// `MatchedPath`: write the route as declared, `/health` or `/users/{id}`); else with the
+    /// request's path, exactly. Calls add up.
+    ///
+    /// ```
+    /// # use sessionscope::{MemoryStore, SessionContextLayer};
+    /// let layer = SessionContextLayer::new(MemoryStore::new()).quiet_routes(["/health", "/ready"]);
+    /// # drop(layer);
+    /// ```
+    pub fn quiet_routes<'a>(self, routes: impl IntoIterator<Item = &'a str>) -> Self {
+        self.configure(|c| c.quiet.add_routes(routes))
+    }
+
+    /// Quiet requests chosen by a predicate on the request head, in addition to
+    /// [`quiet_routes`](Self::quiet_routes). Runs once per request, before the inner service:
+    /// keep it cheap.
+    ///
+    /// ```
+    /// # use sessionscope::{MemoryStore, SessionContextLayer};
+    /// let layer = SessionContextLayer::new(MemoryStore::new())
+    ///     .quiet_when(|head: &http::request::Parts| head.uri.path().starts_with("/internal/"));
+    /// # drop(layer);
+    /// ```
+    pub fn quiet_when(self, predicate: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static) -> Self {
+        self.configure(|c| c.quiet.set_predicate(Arc::new(predicate)))
+    }
+
     /// Answers 401 to requests whose session has no user, 503 when the store failed.
     pub fn require_user(self) -> Self {
         self.configure(|c| c.policy.require_user = true)

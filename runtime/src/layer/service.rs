@@ -89,6 +89,7 @@ where
         let (parts, body) = req.into_parts();
         let Pipeline { lookup, config } = &self.shared.pipeline;
         let mut start = Start::read(&parts, config);
+        let summary = start.summary(config);
         let plan = plan(&mut start, &parts, &body, lookup, config);
         let ctx = match plan {
             Plan::Wait(wait) => {
@@ -96,7 +97,7 @@ where
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
                 let waited = waiting(ready, Arc::clone(&self.shared), start, wait, parts, body);
-                return ResponseFuture::waiting(Box::pin(waited), config.summary);
+                return ResponseFuture::waiting(Box::pin(waited), summary);
             }
             Plan::NoSession => {
                 let (mut ctx, _) = start.open(&parts.headers, None);
@@ -107,13 +108,12 @@ where
         };
         let ctx = Arc::new(ctx);
         match config.policy.check(&ctx) {
-            Ok(()) => ResponseFuture::running(
-                enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body)),
-                config.summary,
-            ),
+            Ok(()) => {
+                ResponseFuture::running(enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body)), summary)
+            }
             Err(rejection) => {
                 let rejected = Rejected { rejection, grpc: is_grpc(&parts.headers) };
-                ResponseFuture::rejected(ctx, rejected, config.summary)
+                ResponseFuture::rejected(ctx, rejected, summary)
             }
         }
     }

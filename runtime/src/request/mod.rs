@@ -13,6 +13,7 @@
 pub(crate) mod body_peek;
 pub(crate) mod close;
 pub(crate) mod policy;
+pub(crate) mod quiet;
 pub(crate) mod settle;
 pub(crate) mod sources;
 pub(crate) mod start;
@@ -42,6 +43,7 @@ pub(crate) struct Config {
     pub(crate) correlation_headers: Vec<HeaderName>,
     pub(crate) policy: policy::Policy,
     pub(crate) summary: close::Summary,
+    pub(crate) quiet: quiet::QuietRoutes,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             ],
             policy: policy::Policy::default(),
             summary: close::Summary::default(),
+            quiet: quiet::QuietRoutes::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use http::HeaderMap;
 use http::request::Parts;
 
 use super::Config;
+use super::close::Summary;
 use super::sources::Found;
 use crate::context::{HttpAttributes, Identity, RequestContext, request_span};
 use crate::ids::CorrelationId;
@@ -18,27 +19,36 @@ pub(crate) struct Start {
     http: HttpAttributes,
     /// The session id candidates of header, query and cookie, best first.
     pub(crate) found: Found,
+    /// A quiet route's request: its span at DEBUG, no summary.
+    pub(crate) quiet: bool,
 }
 
 impl Start {
     /// Reads the request head.
     pub(crate) fn read(parts: &Parts, config: &Config) -> Self {
         let started_at = Instant::now();
+        let http = HttpAttributes::from_parts(parts);
         Self {
             started_at,
             correlation_id: incoming_correlation_id(parts, config)
                 .unwrap_or_else(|| CorrelationId::generate_at(started_at)),
-            http: HttpAttributes::from_parts(parts),
+            quiet: config.quiet.matches(http.route(), parts),
+            http,
             found: config.sources.read_parts(parts),
         }
+    }
+
+    /// The summary this request gets: none on a quiet route.
+    pub(crate) fn summary(&self, config: &Config) -> Summary {
+        if self.quiet { Summary::Off } else { config.summary }
     }
 
     /// Opens the request span (with the identity, when it is already known, and as a child of
     /// the caller's trace with feature `opentelemetry`), logs what the sources noted inside
     /// it, and builds the context: its identity settled when given, else left open.
     pub(crate) fn open(self, headers: &HeaderMap, identity: Option<Identity>) -> (RequestContext, Found) {
-        let Self { started_at, correlation_id, http, mut found } = self;
-        let span = request_span(&correlation_id, &http, identity.as_ref());
+        let Self { started_at, correlation_id, http, mut found, quiet } = self;
+        let span = request_span(&correlation_id, &http, identity.as_ref(), quiet);
         #[cfg(feature = "opentelemetry")]
         super::trace_parent::join(&span, headers);
         #[cfg(not(feature = "opentelemetry"))]
