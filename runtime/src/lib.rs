@@ -72,8 +72,8 @@ pub use ids::{CorrelationId, Fingerprint, SessionId};
 pub use layer::SessionContextLayer;
 pub use lookup::{CachedLookup, LookupError, MemoryStore, SessionLookup, SessionRecord, SharedLookup};
 pub use scope::{
-    FutureExt, correlation_id, current, scope, set_agent_phase, set_investigation_id, spawn, spawn_background,
-    spawn_blocking, user_id, with_current,
+    FutureExt, bind_session, correlation_id, current, end_session, scope, set_agent_phase, set_investigation_id, spawn,
+    spawn_background, spawn_blocking, user_id, with_current,
 };
 pub use targeting::TargetedFilter;
 

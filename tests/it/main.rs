@@ -14,6 +14,7 @@ mod hostile_input;
 mod isolation_under_load;
 mod json_logs;
 mod layout;
+mod login_logout;
 mod lookup_outcomes;
 mod macro_error_response;
 mod macro_policy;

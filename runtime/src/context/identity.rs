@@ -19,10 +19,13 @@ pub enum SessionSource {
     Body,
     /// A `#[session_id]` field of the handler's typed body (`#[with_session_context]`).
     TypedBody,
+    /// Bound by the handler to a session it made (a login), with `bind_session`.
+    Bound,
 }
 
 impl SessionSource {
-    /// The name logs and spans use: `header`, `query`, `cookie`, `body`, `typed_body`.
+    /// The name logs and spans use: `header`, `query`, `cookie`, `body`, `typed_body`,
+    /// `bound`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Header => "header",
@@ -30,6 +33,7 @@ impl SessionSource {
             Self::Cookie => "cookie",
             Self::Body => "body",
             Self::TypedBody => "typed_body",
+            Self::Bound => "bound",
         }
     }
 }
@@ -58,6 +62,8 @@ pub enum LookupOutcome {
     Skipped,
     /// The request carried no valid session id.
     NoSession,
+    /// The handler ended the request's session (a logout), with `end_session`.
+    Ended,
 }
 
 impl LookupOutcome {
@@ -71,6 +77,7 @@ impl LookupOutcome {
             Self::TimedOut => "timed_out",
             Self::Skipped => "skipped",
             Self::NoSession => "no_session",
+            Self::Ended => "ended",
         }
     }
 

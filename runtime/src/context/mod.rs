@@ -14,6 +14,6 @@ mod stats;
 pub(crate) use http::HttpAttributes;
 pub(crate) use identity::Identity;
 pub use identity::{LookupOutcome, SessionSource};
-pub use request_context::{RequestContext, RequestContextBuilder};
+pub use request_context::{MAX_SESSION_CHANGES, RequestContext, RequestContextBuilder};
 pub use span::REQUEST_SPAN;
 pub(crate) use span::{record_session, request_span};

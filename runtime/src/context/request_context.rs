@@ -34,6 +34,9 @@ use crate::ids::{CorrelationId, SessionId, sanitize};
 pub struct RequestContext {
     correlation_id: CorrelationId,
     identity: OnceLock<Identity>,
+    /// Sessions the handler bound or ended after the identity was settled (a login, a
+    /// logout); the last one is who the request is from then on. Made on the first change.
+    rebound: OnceLock<Box<Rebound>>,
     http: HttpAttributes,
     started_at: Instant,
     span: Span,
@@ -73,6 +76,7 @@ impl RequestContext {
         Self {
             correlation_id,
             identity: identity.map_or_else(OnceLock::new, OnceLock::from),
+            rebound: OnceLock::new(),
             http,
             started_at,
             span,
@@ -222,7 +226,62 @@ impl RequestContext {
     }
 
     fn identity(&self) -> &Identity {
+        if let Some(latest) = self.rebound.get().and_then(|rebound| rebound.latest()) {
+            return latest;
+        }
         self.identity.get().unwrap_or(&Identity::NONE)
+    }
+
+    /// Binds the rest of this request to a session the handler just made (a login): later
+    /// lines, the summary and tasks spawned from here carry its fingerprint and `user_id`.
+    /// The user id is escaped like a store's. Returns false, with a warning, past
+    /// [`MAX_SESSION_CHANGES`] changes in one request.
+    ///
+    /// ```
+    /// use sessionscope::{RequestContext, SessionId};
+    ///
+    /// let ctx = RequestContext::builder().build();
+    /// assert!(ctx.bind_session(SessionId::parse("s-new").unwrap(), Some("alice")));
+    /// assert_eq!(ctx.user_id(), Some("alice"));
+    /// assert_eq!(ctx.session_source(), Some(sessionscope::SessionSource::Bound));
+    /// ```
+    pub fn bind_session(&self, id: SessionId, user_id: Option<&str>) -> bool {
+        let user_id: Option<Arc<str>> = user_id.map(|user| Arc::from(sanitize(user).as_ref()));
+        let outcome = if user_id.is_some() { LookupOutcome::Found } else { LookupOutcome::Anonymous };
+        self.change_identity(Identity { session: Some((id, SessionSource::Bound)), user_id, outcome })
+    }
+
+    /// Ends this request's session (a logout): later lines, the summary and tasks spawned
+    /// from here carry no session and no user, and `lookup.outcome` says `ended`. On the
+    /// request span, `session.id` and `user.id` are recorded empty (a span field cannot be
+    /// removed). Returns false, with a warning, past [`MAX_SESSION_CHANGES`] changes.
+    ///
+    /// ```
+    /// use sessionscope::{RequestContext, SessionId, SessionSource};
+    ///
+    /// let ctx = RequestContext::builder()
+    ///     .session(SessionId::parse("s-1").unwrap(), SessionSource::Header)
+    ///     .user_id("alice")
+    ///     .build();
+    /// assert!(ctx.end_session());
+    /// assert_eq!((ctx.session_id(), ctx.user_id()), (None, None));
+    /// ```
+    pub fn end_session(&self) -> bool {
+        self.change_identity(Identity { session: None, user_id: None, outcome: LookupOutcome::Ended })
+    }
+
+    fn change_identity(&self, identity: Identity) -> bool {
+        let rebound = self.rebound.get_or_init(Box::default);
+        if !rebound.push(&self.span, identity) {
+            tracing::warn!(
+                target: "sessionscope::context",
+                limit = MAX_SESSION_CHANGES,
+                "session change ignored: a request binds or ends its session at most this many times"
+            );
+            return false;
+        }
+        self.forget_targeting();
+        true
     }
 
     /// Whether a session id was offered but rejected as malformed.
@@ -242,7 +301,11 @@ impl RequestContext {
     /// Settles who the request is, once; records it on the span. Returns false if it was
     /// already settled (the first answer stands).
     pub(crate) fn settle_identity(&self, identity: Identity) -> bool {
-        super::span::record_lookup(&self.span, &identity);
+        // Once the handler bound or ended a session, that is what the span shows; an identity
+        // settled after it (the close of a request whose own was left open) stays off it.
+        if self.rebound.get().is_none_or(|rebound| rebound.latest().is_none()) {
+            super::span::record_lookup(&self.span, &identity);
+        }
         let settled = self.identity.set(identity).is_ok();
         self.forget_targeting();
         settled
@@ -268,6 +331,38 @@ impl RequestContext {
         let ctx = Self::builder().correlation_id(self.correlation_id.clone()).span(span).build_inner();
         ctx.settle_identity(Identity::NONE);
         ctx
+    }
+}
+
+/// How many times one request may bind or end its session (a login, a logout, a login
+/// again...); what comes after is refused with a warning, so a loop cannot grow a context.
+pub const MAX_SESSION_CHANGES: usize = 4;
+
+/// The identities a handler bound or ended, in order: append-only, so a reference to one
+/// stays valid for the life of the context. Writers take turns; readers never wait.
+#[derive(Default)]
+struct Rebound {
+    slots: [OnceLock<Identity>; MAX_SESSION_CHANGES],
+    len: std::sync::atomic::AtomicUsize,
+    writing: std::sync::Mutex<()>,
+}
+
+impl Rebound {
+    fn latest(&self) -> Option<&Identity> {
+        let len = self.len.load(Ordering::Acquire);
+        self.slots.get(len.checked_sub(1)?)?.get()
+    }
+
+    /// Appends `identity` and records it on `span`; false when every slot is taken.
+    fn push(&self, span: &Span, identity: Identity) -> bool {
+        let _turn = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let len = self.len.load(Ordering::Relaxed);
+        let Some(slot) = self.slots.get(len) else { return false };
+        super::span::record_change(span, &identity);
+        let _ = slot.set(identity);
+        // Published after the slot is set: a reader that sees the new length finds it filled.
+        self.len.store(len + 1, Ordering::Release);
+        true
     }
 }
 

@@ -68,3 +68,17 @@ pub(crate) fn record_lookup(span: &Span, identity: &Identity) {
     }
     span.record("lookup.outcome", tracing::field::display(identity.outcome.as_str()));
 }
+
+/// Records a session the handler bound or ended. An ended session's id and user are recorded
+/// empty: a span field cannot be taken back, and the old values must not stay.
+pub(crate) fn record_change(span: &Span, identity: &Identity) {
+    if span.is_disabled() {
+        return;
+    }
+    match &identity.session {
+        Some((id, _)) => span.record("session.id", tracing::field::display(id.fingerprint())),
+        None => span.record("session.id", ""),
+    };
+    span.record("user.id", identity.user_id.as_deref().unwrap_or(""));
+    span.record("lookup.outcome", tracing::field::display(identity.outcome.as_str()));
+}

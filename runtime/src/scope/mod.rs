@@ -50,6 +50,34 @@ pub fn user_id() -> Option<String> {
     with_current(|ctx| ctx.and_then(|c| c.user_id().map(str::to_owned)))
 }
 
+/// Binds the rest of the current request to a session the handler just made (a login), so
+/// its later lines, its summary and the tasks it spawns carry the new session's fingerprint
+/// and user. False outside a request or past
+/// [`MAX_SESSION_CHANGES`](crate::context::MAX_SESSION_CHANGES) changes. See
+/// [`RequestContext::bind_session`].
+///
+/// ```
+/// use sessionscope::{MemoryStore, SessionRecord};
+///
+/// async fn login(store: MemoryStore) {
+///     let id = store.create(SessionRecord::for_user("alice"), std::time::Duration::from_secs(3600));
+///     sessionscope::bind_session(id, Some("alice"));
+///     tracing::info!("logged in"); // carries the new session and `user.id = "alice"`
+/// }
+/// # drop(login(MemoryStore::new()));
+/// ```
+pub fn bind_session(id: crate::ids::SessionId, user_id: Option<&str>) -> bool {
+    with_current(|ctx| ctx.is_some_and(|c| c.bind_session(id, user_id)))
+}
+
+/// Ends the current request's session (a logout): its later lines, its summary and the tasks
+/// it spawns carry no session and no user. False outside a request or past
+/// [`MAX_SESSION_CHANGES`](crate::context::MAX_SESSION_CHANGES) changes. See
+/// [`RequestContext::end_session`].
+pub fn end_session() -> bool {
+    with_current(|ctx| ctx.is_some_and(|c| c.end_session()))
+}
+
 /// Sets the agent phase of the current request; does nothing outside a request.
 ///
 /// Later code of the same request reads the new value, and it is recorded on the request span.
