@@ -13,6 +13,7 @@ mod continuity;
 mod hostile_input;
 mod isolation_under_load;
 mod json_logs;
+mod keyed_fingerprints;
 mod layout;
 mod login_logout;
 mod lookup_outcomes;

@@ -9,4 +9,7 @@ mod session_id;
 
 pub use correlation::{CORRELATION_ID_HEADER, CorrelationId, MAX_CORRELATION_ID_LEN};
 pub(crate) use sanitize::{error_chain, sanitize};
-pub use session_id::{Fingerprint, InvalidSessionId, MAX_SESSION_ID_LEN, SessionId};
+pub use session_id::{
+    Fingerprint, FingerprintKeyError, InvalidSessionId, MAX_FINGERPRINT_KEY_LEN, MAX_SESSION_ID_LEN,
+    MIN_FINGERPRINT_KEY_LEN, SessionId, set_fingerprint_key,
+};

@@ -1,8 +1,10 @@
 //! The session id: validated once, printed only as a fingerprint.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use hmac::{Hmac, Mac};
 use http::HeaderValue;
 
 use sha2::{Digest, Sha256};
@@ -178,10 +180,11 @@ fn validate(value: &[u8]) -> Result<(), InvalidSessionId> {
     Err(InvalidSessionId::BadByte(value.iter().position(|b| !b.is_ascii_graphic()).unwrap_or_default()))
 }
 
-/// The first 64 bits of the SHA-256 of a session id, shown as 16 lowercase hex digits.
+/// The first 64 bits of the SHA-256 of a session id, shown as 16 lowercase hex digits; of
+/// HMAC-SHA-256 under a shared key once [`set_fingerprint_key`] was called.
 ///
-/// Stable across processes and machines, so an operator can copy it from a log line and use
-/// it to target tracing at that session.
+/// Stable across processes and machines (that share the key), so an operator can copy it from
+/// a log line and use it to target tracing at that session.
 ///
 /// ```
 /// use sessionscope::Fingerprint;
@@ -196,7 +199,19 @@ pub struct Fingerprint(u64);
 impl Fingerprint {
     /// The fingerprint of a raw session id.
     pub fn of(raw: &str) -> Self {
-        let digest = Sha256::digest(raw.as_bytes());
+        let digest = match FINGERPRINT_KEY.get() {
+            Some(keyed) => {
+                let mut mac = keyed.clone();
+                mac.update(raw.as_bytes());
+                mac.finalize().into_bytes()
+            }
+            None => {
+                if !UNKEYED_USED.load(Ordering::Relaxed) {
+                    UNKEYED_USED.store(true, Ordering::Relaxed);
+                }
+                Sha256::digest(raw.as_bytes())
+            }
+        };
         let mut head = [0u8; 8];
         head.copy_from_slice(&digest[..8]);
         Self(u64::from_be_bytes(head))
@@ -209,6 +224,52 @@ impl Fingerprint {
         }
         u64::from_str_radix(text, 16).ok().map(Self)
     }
+}
+
+/// The shared key of keyed fingerprints, ready to take a session id.
+static FINGERPRINT_KEY: OnceLock<Hmac<Sha256>> = OnceLock::new();
+/// Whether an unkeyed fingerprint was made: a key set after that would split the process's
+/// fingerprints in two.
+static UNKEYED_USED: AtomicBool = AtomicBool::new(false);
+
+/// Shortest fingerprint key accepted, in bytes.
+pub const MIN_FINGERPRINT_KEY_LEN: usize = 16;
+/// Longest fingerprint key accepted, in bytes.
+pub const MAX_FINGERPRINT_KEY_LEN: usize = 1024;
+
+/// Why a fingerprint key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FingerprintKeyError {
+    /// Shorter than [`MIN_FINGERPRINT_KEY_LEN`] bytes (or longer than
+    /// [`MAX_FINGERPRINT_KEY_LEN`]).
+    #[error("a fingerprint key must be {MIN_FINGERPRINT_KEY_LEN} to {MAX_FINGERPRINT_KEY_LEN} bytes, not {0}")]
+    Length(usize),
+    /// A key was set already; it cannot change while the process runs.
+    #[error("a fingerprint key is set already")]
+    AlreadySet,
+    /// Fingerprints were made without a key already; set the key before serving.
+    #[error("fingerprints were made before the key was set; set it at start, before serving")]
+    TooLate,
+}
+
+/// Makes every fingerprint of this process a keyed hash (HMAC-SHA-256 under `key`), so a
+/// low-entropy session id cannot be recovered from logs by hashing candidates. Every instance
+/// (and every operator tool) that must agree on fingerprints needs the same key. Call it once,
+/// at start, before any fingerprint is made; the key is kept for the life of the process.
+///
+/// ```no_run
+/// let key = std::env::var("SESSIONSCOPE_FINGERPRINT_KEY").expect("the shared key");
+/// sessionscope::ids::set_fingerprint_key(key.as_bytes()).expect("set before serving");
+/// ```
+pub fn set_fingerprint_key(key: &[u8]) -> Result<(), FingerprintKeyError> {
+    if !(MIN_FINGERPRINT_KEY_LEN..=MAX_FINGERPRINT_KEY_LEN).contains(&key.len()) {
+        return Err(FingerprintKeyError::Length(key.len()));
+    }
+    if UNKEYED_USED.load(Ordering::Relaxed) {
+        return Err(FingerprintKeyError::TooLate);
+    }
+    let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| FingerprintKeyError::Length(key.len()))?;
+    FINGERPRINT_KEY.set(keyed).map_err(|_| FingerprintKeyError::AlreadySet)
 }
 
 impl fmt::Display for Fingerprint {
