@@ -9,6 +9,7 @@ mod redis_support;
 mod body_deadline;
 mod body_integrity;
 mod body_properties;
+mod client_address;
 mod continuity;
 mod hostile_input;
 mod isolation_under_load;

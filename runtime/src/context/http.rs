@@ -48,6 +48,11 @@ pub(crate) enum Route {
     Given(Arc<str>),
 }
 
+/// The connection's peer address, when the server recorded it (axum's `ConnectInfo`).
+pub(crate) fn peer_address(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+}
+
 impl HttpAttributes {
     /// The matched route template.
     pub(crate) fn route(&self) -> Option<&str> {
@@ -57,9 +62,9 @@ impl HttpAttributes {
         })
     }
 
-    pub(crate) fn from_parts(parts: &http::request::Parts) -> Self {
+    /// The facts of `parts`, with the client's address as the caller worked it out.
+    pub(crate) fn from_parts(parts: &http::request::Parts, client_ip: Option<std::net::IpAddr>) -> Self {
         let route = parts.extensions.get::<axum::extract::MatchedPath>().cloned().map(Route::Matched);
-        let client_ip = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let user_agent = parts.headers.get(http::header::USER_AGENT).map(UserAgent::from_header);
         Self { method: Some(parts.method.clone()), route, client_ip, user_agent }
     }

@@ -11,7 +11,7 @@ mod request_context;
 mod span;
 mod stats;
 
-pub(crate) use http::HttpAttributes;
+pub(crate) use http::{HttpAttributes, peer_address};
 pub(crate) use identity::Identity;
 pub use identity::{LookupOutcome, SessionSource};
 pub use request_context::{MAX_SESSION_CHANGES, RequestContext, RequestContextBuilder};

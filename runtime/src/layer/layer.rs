@@ -193,6 +193,45 @@ impl<L: SessionLookup> SessionContextLayer<L> {
         self.configure(|c| c.quiet.set_predicate(Arc::new(predicate)))
     }
 
+    /// Takes `client.address` from the proxies' forwarded header, but only through proxies in
+    /// `trusted` (CIDR ranges like `10.0.0.0/8`, or single addresses). Off by default: the
+    /// connection's peer is the client.
+    ///
+    /// The walk starts at the connection's peer (so the server must record it: axum's
+    /// `into_make_service_with_connect_info::<SocketAddr>()`). While the address at hand is a
+    /// trusted proxy, the next one to the left in `header` is taken; the first untrusted one is
+    /// the client. An address that cannot be read, or a chain longer than
+    /// [`MAX_FORWARDED_HOPS`](crate::request::MAX_FORWARDED_HOPS), stops the walk at the last
+    /// trusted hop. Name only the header your proxies write: the other one is the client's to
+    /// forge.
+    ///
+    /// ```
+    /// use sessionscope::request::ForwardedHeader;
+    /// # use sessionscope::{MemoryStore, SessionContextLayer};
+    /// let layer = SessionContextLayer::new(MemoryStore::new())
+    ///     .trusted_proxies(ForwardedHeader::XForwardedFor, ["10.0.0.0/8", "192.0.2.10"]);
+    /// # drop(layer);
+    /// ```
+    ///
+    /// # Panics
+    /// If an entry is neither a CIDR range nor an IP address.
+    pub fn trusted_proxies<'a>(
+        self,
+        header: crate::request::ForwardedHeader,
+        trusted: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let ranges = trusted
+            .into_iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .unwrap_or_else(|_| panic!("{entry:?} is neither a CIDR range nor an IP address"))
+            })
+            .collect();
+        self.configure(|c| c.proxies = crate::request::forwarded::TrustedProxies::new(header, ranges))
+    }
+
     /// Answers 401 to requests whose session has no user, 503 when the store failed.
     pub fn require_user(self) -> Self {
         self.configure(|c| c.policy.require_user = true)

@@ -12,6 +12,7 @@
 
 pub(crate) mod body_peek;
 pub(crate) mod close;
+pub(crate) mod forwarded;
 pub(crate) mod policy;
 pub(crate) mod quiet;
 pub(crate) mod settle;
@@ -31,6 +32,7 @@ use crate::ids::CORRELATION_ID_HEADER;
 use crate::lookup::SharedLookup;
 
 pub use close::Summary;
+pub use forwarded::{ForwardedHeader, MAX_FORWARDED_HOPS};
 pub use policy::SessionRejection;
 pub use settle::DEFAULT_LOOKUP_TIMEOUT;
 pub use sources::{DEFAULT_BODY_PEEK_DEADLINE, DEFAULT_BODY_PEEK_LIMIT};
@@ -44,6 +46,7 @@ pub(crate) struct Config {
     pub(crate) policy: policy::Policy,
     pub(crate) summary: close::Summary,
     pub(crate) quiet: quiet::QuietRoutes,
+    pub(crate) proxies: forwarded::TrustedProxies,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             policy: policy::Policy::default(),
             summary: close::Summary::default(),
             quiet: quiet::QuietRoutes::default(),
+            proxies: forwarded::TrustedProxies::default(),
         }
     }
 }

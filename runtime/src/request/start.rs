@@ -9,7 +9,7 @@ use http::request::Parts;
 use super::Config;
 use super::close::Summary;
 use super::sources::Found;
-use crate::context::{HttpAttributes, Identity, RequestContext, request_span};
+use crate::context::{HttpAttributes, Identity, RequestContext, peer_address, request_span};
 use crate::ids::CorrelationId;
 
 /// What is read from the request head before anything is awaited.
@@ -27,7 +27,8 @@ impl Start {
     /// Reads the request head.
     pub(crate) fn read(parts: &Parts, config: &Config) -> Self {
         let started_at = Instant::now();
-        let http = HttpAttributes::from_parts(parts);
+        let client_ip = config.proxies.client_address(peer_address(parts), &parts.headers);
+        let http = HttpAttributes::from_parts(parts, client_ip);
         Self {
             started_at,
             correlation_id: incoming_correlation_id(parts, config)
