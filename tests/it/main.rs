@@ -35,5 +35,7 @@ mod targeted_tracing;
 mod across_services;
 #[cfg(all(feature = "redis", feature = "reqwest", feature = "opentelemetry"))]
 mod otel;
+#[cfg(feature = "reqwest-middleware")]
+mod outgoing_middleware;
 #[cfg(feature = "redis")]
 mod redis_store;

@@ -219,6 +219,59 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
     }
 }
 
+/// Carries the current request context on every call of a reqwest-middleware client
+/// (feature `reqwest-middleware`): no call site has to remember it.
+///
+/// Calls made inside a request get the headers [`Propagation`] selects (the correlation id by
+/// default); headers the call sets itself are kept. Calls made outside a request pass
+/// unchanged.
+///
+/// ```
+/// use sessionscope::propagate::{PropagateContextMiddleware, Propagation};
+///
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(PropagateContextMiddleware::new())
+///     .build();
+/// // Only for services trusted with the session id:
+/// let trusted = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(PropagateContextMiddleware::using(Propagation::new().with_session_id()))
+///     .build();
+/// # drop((client, trusted));
+/// ```
+#[cfg(feature = "reqwest-middleware")]
+#[derive(Debug, Clone, Default)]
+pub struct PropagateContextMiddleware {
+    propagation: Propagation,
+}
+
+#[cfg(feature = "reqwest-middleware")]
+impl PropagateContextMiddleware {
+    /// Propagates the correlation id (and the trace context with feature `opentelemetry`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Propagates what `propagation` selects.
+    pub fn using(propagation: Propagation) -> Self {
+        Self { propagation }
+    }
+}
+
+#[cfg(feature = "reqwest-middleware")]
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for PropagateContextMiddleware {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        // Runs in the caller's task, where its request context is current.
+        self.propagation.inject_current(request.headers_mut());
+        next.run(request, extensions).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
