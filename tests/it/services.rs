@@ -3,12 +3,9 @@
 //! loopback; the summary of each request is checked in the captured events.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use bytes::{Buf as _, BufMut as _, Bytes};
+use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::client::legacy::Client;
@@ -98,72 +95,11 @@ async fn a_hyper_service_over_http1_and_h2c_gets_the_context_and_its_streamed_bo
 
 // ---- tonic --------------------------------------------------------------------------------
 
-/// Strings as gRPC messages, so the test needs no generated code.
-#[derive(Clone, Copy, Default)]
-struct Text;
+// The service of `examples/grpc`, shared so the example and the tests serve the same one.
+#[path = "../../examples/grpc/greeter.rs"]
+mod greeter;
 
-impl tonic::codec::Codec for Text {
-    type Encode = String;
-    type Decode = String;
-    type Encoder = Text;
-    type Decoder = Text;
-
-    fn encoder(&mut self) -> Text {
-        Text
-    }
-
-    fn decoder(&mut self) -> Text {
-        Text
-    }
-}
-
-impl tonic::codec::Encoder for Text {
-    type Item = String;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: String, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(item.as_bytes());
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for Text {
-    type Item = String;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<String>, tonic::Status> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        String::from_utf8(bytes.to_vec()).map(Some).map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
-
-/// One unary method, `/greeter.Greeter/Hello`: greets the user of the session, or answers
-/// `unauthenticated` when the context has none.
-#[derive(Clone)]
-struct Greeter;
-
-impl tonic::server::NamedService for Greeter {
-    const NAME: &'static str = "greeter.Greeter";
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Greeter {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        let hello = tower::service_fn(|req: tonic::Request<String>| async move {
-            let user = sessionscope::user_id().ok_or_else(|| tonic::Status::unauthenticated("no user"))?;
-            tracing::info!("greeting");
-            Ok::<_, tonic::Status>(tonic::Response::new(format!("{}, {user}", req.get_ref())))
-        });
-        Box::pin(async move { Ok(tonic::server::Grpc::new(Text).unary(hello, req).await) })
-    }
-}
+use greeter::{Greeter, Text};
 
 async fn grpc_server() -> SocketAddr {
     grpc_server_behind(SessionContextLayer::new(seeded_store())).await
@@ -188,7 +124,7 @@ async fn a_tonic_server_behind_the_layer_records_the_grpc_status_from_trailers_o
     // The client carries the caller's context: its correlation id goes out with every call.
     let channel = PropagateContextLayer::new(Propagation::new()).layer(channel);
     let mut client = tonic::client::Grpc::new(channel);
-    let path = http::uri::PathAndQuery::from_static("/greeter.Greeter/Hello");
+    let path = http::uri::PathAndQuery::from_static(greeter::HELLO);
 
     let caller =
         RequestContext::builder().correlation_id(sessionscope::CorrelationId::parse("grpc-ok").unwrap()).build();
@@ -231,7 +167,7 @@ async fn a_grpc_call_the_layer_refuses_gets_a_grpc_status_not_an_http_error() {
     let addr = grpc_server_behind(SessionContextLayer::new(seeded_store()).require_user()).await;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut client = tonic::client::Grpc::new(channel);
-    let path = http::uri::PathAndQuery::from_static("/greeter.Greeter/Hello");
+    let path = http::uri::PathAndQuery::from_static(greeter::HELLO);
     for (session, correlation_id, message) in [
         (None, "grpc-refused-1", "this endpoint needs a session id"),
         (Some("s-anon"), "grpc-refused-2", "this endpoint needs a signed-in session"),
