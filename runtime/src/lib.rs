@@ -44,6 +44,8 @@
 //! | `logging` | JSON log lines with the context at the top level (feature `json`) |
 
 #![warn(unreachable_pub)]
+// docs.rs builds with every feature and `--cfg docsrs`: gated items show their feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod context;
 pub mod diagnostics;
@@ -54,6 +56,7 @@ pub mod handler;
 pub mod ids;
 pub mod layer;
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod logging;
 pub mod lookup;
 pub mod propagate;
@@ -61,6 +64,7 @@ pub mod request;
 pub mod scope;
 pub mod targeting;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 #[doc(hidden)]
@@ -78,9 +82,18 @@ pub use scope::{
 pub use targeting::TargetedFilter;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use sessionscope_macros::{SessionIdSource, with_session_context};
 
-/// The README's examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
+/// The README's examples, compiled as doctests so they stay true: with every integration
+/// the README shows, as its test command builds it.
+#[cfg(all(
+    doctest,
+    feature = "macros",
+    feature = "json",
+    feature = "redis",
+    feature = "reqwest-middleware",
+    feature = "opentelemetry"
+))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -102,6 +102,7 @@ impl RequestContext {
     /// `traceparent`), when an OpenTelemetry layer tracks the request span (feature
     /// `opentelemetry`).
     #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn trace_id(&self) -> Option<opentelemetry::trace::TraceId> {
         self.trace.map(|(trace, _)| trace)
     }
@@ -109,6 +110,7 @@ impl RequestContext {
     /// The OpenTelemetry span id of the request span, when an OpenTelemetry layer tracks it
     /// (feature `opentelemetry`).
     #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn span_id(&self) -> Option<opentelemetry::trace::SpanId> {
         self.trace.map(|(_, span)| span)
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
 pub use cache::{CachedLookup, CachedLookupBuilder};
 pub use memory::MemoryStore;

@@ -201,6 +201,7 @@ where
 /// # Ok(()) }
 /// ```
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub trait RequestBuilderExt: Sized {
     /// Adds the current correlation id (and trace context with feature `opentelemetry`).
     fn with_context(self) -> Self {
@@ -239,6 +240,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// # drop((client, trusted));
 /// ```
 #[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 #[derive(Debug, Clone, Default)]
 pub struct PropagateContextMiddleware {
     propagation: Propagation,

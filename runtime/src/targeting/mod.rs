@@ -27,6 +27,7 @@
 //! (the verbose level, default `trace`); `SESSIONSCOPE_TRACE_DISABLE` (`1` or `true`).
 
 #[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 
 use std::collections::HashMap;
