@@ -93,7 +93,8 @@ pub use sessionscope_macros::{SessionIdSource, with_session_context};
     feature = "json",
     feature = "redis",
     feature = "reqwest-middleware",
-    feature = "opentelemetry"
+    feature = "opentelemetry",
+    feature = "tower-sessions"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -39,3 +39,5 @@ mod otel;
 mod outgoing_middleware;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "tower-sessions")]
+mod tower_sessions;

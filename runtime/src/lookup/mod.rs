@@ -5,6 +5,8 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod shared;
+#[cfg(feature = "tower-sessions")]
+mod tower_sessions;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,9 @@ pub use self::redis::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreErr
 pub use cache::{CachedLookup, CachedLookupBuilder};
 pub use memory::MemoryStore;
 pub use shared::SharedLookup;
+#[cfg(feature = "tower-sessions")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
+pub use tower_sessions::{AXUM_LOGIN_USER_PATH, TOWER_SESSIONS_COOKIE, TowerSessionsLookup};
 
 use crate::ids::{SessionId, sanitize};
 
