@@ -268,3 +268,71 @@ async fn failures_warn_once_per_interval_and_recovery_is_logged() {
     let failures: u64 = back[0].field("failures").unwrap().parse().unwrap();
     assert!(failures >= 10, "every failure counted: {failures}");
 }
+
+/// Two instances on one `redis-server`, each with its own store client and cache; a
+/// session deleted through one is refused by `require_user` on the other, well within 1 s.
+#[tokio::test]
+async fn a_session_deleted_on_one_instance_is_refused_by_the_other_within_a_second() {
+    let Some(redis) = redis_support::start() else { return };
+    let instance = |store: RedisStore| async move {
+        let layer = SessionContextLayer::new(CachedLookup::new(store)).require_user();
+        TestServer::start(probe_routes().layer(layer)).await
+    };
+    let (store_a, store_b) = (store(&redis.url()), store(&redis.url()));
+    let (a, b) = (instance(store_a.clone()).await, instance(store_b.clone()).await);
+    let session = store_a.create(&SessionRecord::for_user("alice"), HOUR).await.unwrap();
+    let status = |server: &TestServer| {
+        let request = server.get("/probe").header("x-session-id", session.expose()).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!((status(&a).await, status(&b).await), (200, 200), "both instances admit and cache the session");
+    // Both caches hold it now (default TTL 60 s): only a revocation can end it sooner.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let deleted_at = Instant::now();
+    assert!(store_a.delete(&session).await.unwrap());
+    let refused_after = loop {
+        if status(&b).await == 401 {
+            break deleted_at.elapsed();
+        }
+        assert!(deleted_at.elapsed() < Duration::from_secs(1), "instance B still admits the deleted session");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(status(&a).await, 401, "the instance that deleted it refuses it too");
+    println!("revocation reached the other instance after {refused_after:?}");
+}
+
+/// While Redis is down the cache keeps serving; once it is back the cache starts afresh
+/// (announcements made while nobody listened are lost), and revocations flow again.
+#[tokio::test]
+async fn revocations_resume_after_redis_restarts() {
+    let Some(mut redis) = redis_support::start() else { return };
+    let store = store(&redis.url());
+    let cached = std::sync::Arc::new(CachedLookup::new(store.clone()));
+    let server = app_on(std::sync::Arc::clone(&cached)).await;
+    let session = store.create(&SessionRecord::for_user("alice"), HOUR).await.unwrap();
+    until_found(&server, &session, Duration::from_secs(2)).await;
+
+    redis.kill();
+    let (probe_down, _) = probe(&server, &session).await;
+    assert_eq!(outcome(&probe_down), "found", "served from the cache while Redis is down");
+
+    redis.restart();
+    until_found(&server, &session, Duration::from_secs(10)).await;
+    // The follower resubscribes with a growing pause (at most 5 s); then a delete reaches the
+    // cache again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let other = store.create(&SessionRecord::for_user("bob"), HOUR).await.unwrap();
+    until_found(&server, &other, Duration::from_secs(2)).await;
+    loop {
+        store.delete(&other).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if outcome(&probe(&server, &other).await.0) != "found" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "revocations never resumed after the restart");
+        // Deleted already: put it back so the next delete announces it again.
+        store.insert(&other, &SessionRecord::for_user("bob"), HOUR).await.unwrap();
+        until_found(&server, &other, Duration::from_secs(2)).await;
+    }
+}

@@ -1,10 +1,13 @@
 //! A caching wrapper in front of any store: bounded, with TTL and negative caching.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
+use tokio::sync::broadcast::error::RecvError;
 
-use super::{LookupError, SessionLookup, SessionRecord};
+use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord};
 use crate::ids::{Fingerprint, SessionId};
 
 /// Caches another store's answers so most requests never reach it.
@@ -15,6 +18,13 @@ use crate::ids::{Fingerprint, SessionId};
 /// cached. Concurrent misses for the same id share one call to the inner store. A hit is
 /// answered without awaiting anything ([`SessionLookup::lookup_now`]).
 ///
+/// When the inner store has a feed of ended sessions ([`SessionLookup::revocations`]: the
+/// in-memory store and the Redis store do), the cache follows it from its first lookup on
+/// (or from when it is built, inside a tokio runtime): a session deleted through the store,
+/// on this instance or, with Redis, on any other, is dropped from the cache at once. A feed
+/// that may have missed some (a reconnect, a backlog) drops everything.
+/// [`invalidate`](Self::invalidate) drops one entry by hand, for stores without a feed.
+///
 /// ```
 /// # async fn run() {
 /// use std::time::Duration;
@@ -24,17 +34,21 @@ use crate::ids::{Fingerprint, SessionId};
 /// let id = store.create(SessionRecord::for_user("alice"), Duration::from_secs(600));
 /// let cached = CachedLookup::builder(store.clone()).ttl(Duration::from_secs(30)).build();
 /// assert!(cached.lookup(&id).await.unwrap().is_some());
-/// store.delete(&id);
-/// // Still served from the cache until invalidated or expired.
-/// assert!(cached.lookup(&id).await.unwrap().is_some());
-/// cached.invalidate(&id);
+/// store.delete(&id); // the cache hears of it and drops the entry
+/// # tokio::time::sleep(Duration::from_millis(50)).await;
 /// assert!(cached.lookup(&id).await.unwrap().is_none());
 /// # }
 /// ```
 pub struct CachedLookup<L> {
     inner: L,
-    // Keyed by the id's bytes: a lookup needs no UTF-8 check of the id.
-    cache: Cache<Vec<u8>, Entry>,
+    // Keyed by the id's bytes: a lookup needs no UTF-8 check of the id. Shared with the task
+    // that follows the store's revocations, which holds it weakly and ends with the cache.
+    cache: Arc<Cache<Vec<u8>, Entry>>,
+    // Bumped on every revocation: an answer loaded while one arrived is not cached, so a
+    // lookup that read the store just before a delete cannot put the session back.
+    revoked: Arc<AtomicU64>,
+    revocations: Option<Revocations>,
+    following: OnceLock<()>,
     ttl: Duration,
     negative_ttl: Duration,
 }
@@ -90,6 +104,15 @@ impl<L: SessionLookup> CachedLookup<L> {
 
     /// The cached answer for `id`, unless missing or expired at `now` (an expired one is
     /// dropped).
+    /// Starts following the inner store's revocations, once, from inside the runtime.
+    fn follow_revocations(&self) {
+        let Some(revocations) = &self.revocations else { return };
+        self.following.get_or_init(|| {
+            let feed = revocations.subscribe();
+            tokio::spawn(follow(feed, Arc::downgrade(&self.cache), Arc::downgrade(&self.revoked)));
+        });
+    }
+
     fn fresh(&self, id: &SessionId, now: Instant) -> Option<Option<SessionRecord>> {
         let entry = self.cache.get(id.as_bytes())?;
         if entry.expires_at > now {
@@ -127,17 +150,49 @@ impl<L: SessionLookup> CachedLookupBuilder<L> {
 
     /// Builds the cache.
     pub fn build(self) -> CachedLookup<L> {
-        CachedLookup {
+        let revocations = self.inner.revocations();
+        let cached = CachedLookup {
             inner: self.inner,
-            cache: Cache::new(self.max_sessions.max(1)),
+            cache: Arc::new(Cache::new(self.max_sessions.max(1))),
+            revoked: Arc::default(),
+            revocations,
+            following: OnceLock::new(),
             ttl: self.ttl,
             negative_ttl: self.negative_ttl,
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            cached.follow_revocations();
+        }
+        cached
+    }
+}
+
+/// Drops what the store says ended, until the cache is gone or the feed closes.
+async fn follow(
+    mut feed: tokio::sync::broadcast::Receiver<Revoked>,
+    cache: Weak<Cache<Vec<u8>, Entry>>,
+    revoked: Weak<AtomicU64>,
+) {
+    loop {
+        let message = feed.recv().await;
+        let (Some(cache), Some(revoked)) = (cache.upgrade(), revoked.upgrade()) else { return };
+        revoked.fetch_add(1, Ordering::AcqRel);
+        match message {
+            Ok(Revoked::Session(id)) => {
+                cache.remove(&*id);
+            }
+            // Missed some: nothing cached can be trusted to be still valid.
+            Ok(Revoked::All) | Err(RecvError::Lagged(_)) => cache.clear(),
+            Err(RecvError::Closed) => return,
         }
     }
 }
 
 impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
+        if self.following.get().is_none() {
+            self.follow_revocations();
+        }
         if let Some(hit) = self.fresh(id, Instant::now()) {
             return Ok(hit);
         }
@@ -145,15 +200,21 @@ impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
             // Another task loaded it while this one waited.
             Ok(entry) if entry.expires_at > Instant::now() => Ok(entry.record),
             Ok(_expired) => {
+                let before = self.revoked.load(Ordering::Acquire);
                 let record = self.inner.lookup(id).await?;
-                self.cache.insert(id.as_bytes().to_vec(), self.entry(id, record.clone()));
+                if self.revoked.load(Ordering::Acquire) == before {
+                    self.cache.insert(id.as_bytes().to_vec(), self.entry(id, record.clone()));
+                }
                 Ok(record)
             }
             // This task loads; an error drops the guard unfilled, so nothing is cached and
-            // the next waiter tries the store itself.
+            // the next waiter tries the store itself. So does a revocation during the load.
             Err(guard) => {
+                let before = self.revoked.load(Ordering::Acquire);
                 let record = self.inner.lookup(id).await?;
-                let _ = guard.insert(self.entry(id, record.clone()));
+                if self.revoked.load(Ordering::Acquire) == before {
+                    let _ = guard.insert(self.entry(id, record.clone()));
+                }
                 Ok(record)
             }
         }
@@ -161,6 +222,10 @@ impl<L: SessionLookup> SessionLookup for CachedLookup<L> {
 
     fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
         self.fresh(id, now).map(Ok)
+    }
+
+    fn revocations(&self) -> Option<Revocations> {
+        self.revocations.clone()
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
-use super::{LookupError, SessionLookup, SessionRecord};
+use super::{LookupError, Revocations, SessionLookup, SessionRecord};
 use crate::ids::SessionId;
 
 /// An in-memory session store with a time-to-live per session: the embedded default.
@@ -29,6 +29,8 @@ use crate::ids::SessionId;
 #[derive(Clone)]
 pub struct MemoryStore {
     sessions: Cache<Arc<str>, Entry>,
+    // Tells the caches in front of this store (and its clones) which sessions were deleted.
+    revocations: Revocations,
 }
 
 #[derive(Clone)]
@@ -64,7 +66,7 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
-        Self { sessions: Cache::builder().expire_after(PerEntryTtl).build() }
+        Self { sessions: Cache::builder().expire_after(PerEntryTtl).build(), revocations: Revocations::new() }
     }
 
     /// Creates a session with a fresh random id ([`SessionId::generate`]) and returns the id.
@@ -89,9 +91,11 @@ impl MemoryStore {
         self.sessions.get(id.expose()).filter(|entry| entry.expires_at > now).map(|entry| entry.record)
     }
 
-    /// Removes the session; later lookups report it unknown.
+    /// Removes the session; later lookups report it unknown, through a
+    /// [`CachedLookup`](super::CachedLookup) in front of it too.
     pub fn delete(&self, id: &SessionId) {
         self.sessions.invalidate(id.expose());
+        self.revocations.revoke(id);
     }
 
     /// How many sessions are stored (expired ones may linger until evicted).
@@ -113,6 +117,10 @@ impl SessionLookup for MemoryStore {
 
     fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
         Some(Ok(self.get_at(id, now)))
+    }
+
+    fn revocations(&self) -> Option<Revocations> {
+        Some(self.revocations.clone())
     }
 }
 

@@ -4,6 +4,7 @@ mod cache;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod revocations;
 mod shared;
 #[cfg(feature = "tower-sessions")]
 mod tower_sessions;
@@ -17,6 +18,7 @@ use std::time::Instant;
 pub use self::redis::{RecordFormat, RedisStore, RedisStoreBuilder, RedisStoreError};
 pub use cache::{CachedLookup, CachedLookupBuilder};
 pub use memory::MemoryStore;
+pub use revocations::{Revocations, Revoked};
 pub use shared::SharedLookup;
 #[cfg(feature = "tower-sessions")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
@@ -123,6 +125,12 @@ pub trait SessionLookup: Send + Sync + 'static {
         let _ = (id, now);
         None
     }
+
+    /// The store's feed of ended sessions, if it has one, so a cache in front of it drops a
+    /// deleted session at once. `None` (the default) leaves caches to expire entries.
+    fn revocations(&self) -> Option<Revocations> {
+        None
+    }
 }
 
 impl<L: SessionLookup> SessionLookup for Arc<L> {
@@ -132,5 +140,9 @@ impl<L: SessionLookup> SessionLookup for Arc<L> {
 
     fn lookup_now(&self, id: &SessionId, now: Instant) -> Option<Result<Option<SessionRecord>, LookupError>> {
         (**self).lookup_now(id, now)
+    }
+
+    fn revocations(&self) -> Option<Revocations> {
+        (**self).revocations()
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::{LookupError, SessionLookup, SessionRecord};
+use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord};
 use crate::ids::{SessionId, error_chain, sanitize};
 
 /// How a session is stored under its key.
@@ -112,6 +112,8 @@ struct Inner {
     key_prefix: String,
     format: RecordFormat,
     warnings: RateLimitedWarning,
+    revocation_channel: String,
+    revocations: Revocations,
 }
 
 /// Configures a [`RedisStore`]. Made by [`RedisStore::builder`].
@@ -123,9 +125,18 @@ pub struct RedisStoreBuilder {
     connection_timeout: Duration,
     response_timeout: Duration,
     warn_interval: Duration,
+    revocation_channel: Option<String>,
 }
 
 impl RedisStoreBuilder {
+    /// The Redis channel deleted sessions are announced on, for every instance's cache
+    /// (default: the key prefix followed by `revoked`, so `session:revoked`). Instances that
+    /// share sessions must share the channel.
+    pub fn revocation_channel(mut self, channel: impl Into<String>) -> Self {
+        self.revocation_channel = Some(channel.into());
+        self
+    }
+
     /// The prefix of every session key (default `session:`).
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
@@ -169,6 +180,13 @@ impl RedisStoreBuilder {
             .set_number_of_retries(0)
             .set_connection_timeout(self.connection_timeout)
             .set_response_timeout(self.response_timeout);
+        let revocation_channel = self.revocation_channel.unwrap_or_else(|| format!("{}revoked", self.key_prefix));
+        let revocations = {
+            let (client, channel) = (client.clone(), revocation_channel.clone());
+            Revocations::started_by(move |sender| {
+                tokio::spawn(follow_revocations(client.clone(), channel.clone(), sender));
+            })
+        };
         let inner = Inner {
             client,
             config,
@@ -176,6 +194,8 @@ impl RedisStoreBuilder {
             key_prefix: self.key_prefix,
             format: self.format,
             warnings: RateLimitedWarning::new(self.warn_interval),
+            revocation_channel,
+            revocations,
         };
         Ok(RedisStore { inner: std::sync::Arc::new(inner) })
     }
@@ -201,6 +221,7 @@ impl RedisStore {
             connection_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
             warn_interval: Duration::from_secs(10),
+            revocation_channel: None,
         }
     }
 
@@ -256,14 +277,17 @@ impl RedisStore {
         self.observe(result)
     }
 
-    /// Deletes the session; returns whether it existed. Later lookups report it unknown
-    /// (call [`CachedLookup::invalidate`](super::CachedLookup::invalidate) too when caching).
+    /// Deletes the session and announces it on the revocation channel, so every instance's
+    /// [`CachedLookup`](super::CachedLookup) in front of a store on this Redis drops it;
+    /// returns whether it existed. Later lookups report it unknown.
     ///
     /// # Errors
     /// If Redis cannot be reached.
     pub async fn delete(&self, id: &SessionId) -> Result<bool, RedisStoreError> {
-        let result = self.query::<(u64,)>(redis::pipe().del(self.key(id))).await;
-        self.observe(result.map(|(n,)| n > 0))
+        let pipe =
+            redis::pipe().atomic().del(self.key(id)).publish(&self.inner.revocation_channel, id.expose()).clone();
+        let result = self.query::<(u64, u64)>(&pipe).await;
+        self.observe(result.map(|(n, _)| n > 0))
     }
 
     /// The record under `id`, or `None` when Redis does not hold it (unknown or expired).
@@ -327,6 +351,46 @@ impl RedisStore {
     }
 }
 
+/// Follows the revocation channel for as long as a cache listens: every announced session
+/// goes to the caches; on each (re)subscription they drop everything, since what was
+/// announced while there was no subscription is lost (a cache keeps serving while Redis is
+/// down, and starts afresh when it is back). Reconnects with a growing pause.
+async fn follow_revocations(client: redis::Client, channel: String, caches: tokio::sync::broadcast::Sender<Revoked>) {
+    use futures_util::StreamExt as _;
+
+    let mut pause = Duration::from_millis(100);
+    while caches.receiver_count() > 0 {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match subscribed.await {
+            Ok(pubsub) => {
+                pause = Duration::from_millis(100);
+                let _ = caches.send(Revoked::All);
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    if caches.receiver_count() == 0 {
+                        return;
+                    }
+                    // Only a valid id: anything else on the channel is not ours to act on.
+                    if let Ok(id) = SessionId::from_bytes(message.get_payload_bytes()) {
+                        let _ = caches.send(Revoked::Session(std::sync::Arc::from(id.as_bytes())));
+                    }
+                }
+                // The subscription ended (Redis went away). Caches keep serving meanwhile: no
+                // session can be deleted through a Redis that is down, and whatever happens
+                // before the next subscription is covered by the "drop everything" it sends.
+            }
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 fn is_broken_connection(error: &redis::RedisError) -> bool {
     !error.is_timeout() && (error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal())
 }
@@ -351,6 +415,10 @@ fn parse_json_record(text: &str, user_field: &str) -> Result<SessionRecord, Redi
 impl SessionLookup for RedisStore {
     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
         self.get(id).await.map_err(|error| LookupError::with_source("redis session store", error))
+    }
+
+    fn revocations(&self) -> Option<Revocations> {
+        Some(self.inner.revocations.clone())
     }
 }
 
