@@ -41,3 +41,5 @@ mod outgoing_middleware;
 mod redis_store;
 #[cfg(feature = "tower-sessions")]
 mod tower_sessions;
+#[cfg(all(feature = "opentelemetry", feature = "reqwest"))]
+mod trace_context_conformance;

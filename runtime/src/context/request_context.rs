@@ -56,6 +56,9 @@ pub struct RequestContext {
     /// The request span's OpenTelemetry trace and span ids, when a layer tracks it.
     #[cfg(feature = "opentelemetry")]
     trace: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>,
+    /// The caller's `tracestate`, checked, for outgoing calls.
+    #[cfg(feature = "opentelemetry")]
+    tracestate: Option<Box<str>>,
 }
 
 impl RequestContext {
@@ -89,13 +92,27 @@ impl RequestContext {
             targeting: AtomicU64::new(0),
             #[cfg(feature = "opentelemetry")]
             trace: None,
+            #[cfg(feature = "opentelemetry")]
+            tracestate: None,
         }
     }
 
-    /// Sets the request span's OpenTelemetry ids, read once when the span opens.
+    /// Sets the request span's OpenTelemetry ids, read once when the span opens, and the
+    /// caller's checked `tracestate`.
     #[cfg(feature = "opentelemetry")]
-    pub(crate) fn set_trace(&mut self, ids: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>) {
+    pub(crate) fn set_trace(
+        &mut self,
+        ids: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>,
+        tracestate: Option<Box<str>>,
+    ) {
         self.trace = ids;
+        self.tracestate = tracestate;
+    }
+
+    /// The caller's `tracestate`, checked, to pass on with outgoing calls.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
     }
 
     /// The OpenTelemetry trace id of the request (the caller's when it sent a valid

@@ -37,13 +37,23 @@ pub(crate) fn inject(ctx: &RequestContext, headers: &mut HeaderMap) {
     let mut injector = HeaderInjector(headers);
     TraceContextPropagator::new().inject_context(&cx, &mut injector);
     BaggagePropagator::new().inject_context(&cx, &mut injector);
+    // The caller's `tracestate` as it came (checked on the way in), never an empty one.
+    if let Some(tracestate) = ctx.tracestate() {
+        injector.set(TRACESTATE, tracestate.to_owned());
+    }
 }
+
+const TRACESTATE: &str = "tracestate";
 
 /// Sets headers that are not set yet; a caller's own values win.
 struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
+        // The propagator writes `tracestate` even when there is none; an empty one is noise.
+        if key == TRACESTATE && value.is_empty() {
+            return;
+        }
         let (Ok(name), Ok(value)) = (HeaderName::try_from(key), HeaderValue::try_from(value)) else { return };
         if !self.0.contains_key(&name) {
             self.0.insert(name, value);

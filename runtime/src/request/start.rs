@@ -51,7 +51,7 @@ impl Start {
         let Self { started_at, correlation_id, http, mut found, quiet } = self;
         let span = request_span(&correlation_id, &http, identity.as_ref(), quiet);
         #[cfg(feature = "opentelemetry")]
-        super::trace_parent::join(&span, headers);
+        let tracestate = super::trace_parent::join(&span, headers);
         #[cfg(not(feature = "opentelemetry"))]
         let _ = headers;
         if found.has_notes() {
@@ -62,7 +62,7 @@ impl Start {
         #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
         let mut ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
         #[cfg(feature = "opentelemetry")]
-        ctx.set_trace(trace);
+        ctx.set_trace(trace, tracestate);
         if found.invalid_seen {
             ctx.mark_invalid_session_seen();
         }
