@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::routing::get;
 use common::{TestServer, json};
 use opentelemetry::baggage::BaggageExt as _;
-use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId, TracerProvider as _};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt as _, TraceId, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde::{Deserialize, Serialize};
 use sessionscope::{
@@ -97,7 +97,9 @@ async fn request_spans(correlation_id: &str, count: usize) -> Vec<SpanData> {
             .get_finished_spans()
             .unwrap()
             .into_iter()
-            .filter(|s| s.name == "request" && attribute(s, "correlation_id").as_deref() == Some(correlation_id))
+            .filter(|s| {
+                s.span_kind == SpanKind::Server && attribute(s, "correlation_id").as_deref() == Some(correlation_id)
+            })
             .collect();
         if spans.len() >= count || started.elapsed() > Duration::from_secs(5) {
             return spans;
@@ -234,4 +236,35 @@ async fn json_lines_carry_the_trace_and_span_ids() {
         // A line in a child span of the request (`reserve`) names the request span too.
         assert_eq!(line["span_id"], request_span_id.as_str(), "every line names the request span: {line}");
     }
+}
+
+#[tokio::test]
+async fn request_spans_follow_the_http_server_conventions() {
+    let _spans = export_spans();
+    let app = Router::new()
+        .route("/orders/{id}", get(|| async { "ok" }))
+        .route("/boom", get(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }))
+        .layer(SessionContextLayer::new(common::seeded_store()));
+    let srv = TestServer::start(app).await;
+    let ok = srv.get("/orders/7?verbose=1").header("x-correlation-id", "semconv-ok").send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let failed = srv.get("/boom").header("x-correlation-id", "semconv-503").send().await.unwrap();
+    assert_eq!(failed.status(), 503);
+
+    let ok = request_spans("semconv-ok", 1).await.pop().expect("exported");
+    assert_eq!(ok.name, "GET /orders/{id}", "named `{{method}} {{route}}`");
+    assert_eq!(ok.span_kind, SpanKind::Server);
+    assert_eq!(attribute(&ok, "url.path").as_deref(), Some("/orders/7"), "the path without the query");
+    assert_eq!(attribute(&ok, "url.scheme").as_deref(), Some("http"));
+    assert_eq!(attribute(&ok, "http.route").as_deref(), Some("/orders/{id}"));
+    assert_eq!(attribute(&ok, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attribute(&ok, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(attribute(&ok, "error.type"), None);
+    assert_ne!(ok.status, Status::error(""), "a success is not an error");
+
+    let failed = request_spans("semconv-503", 1).await.pop().expect("exported");
+    assert_eq!(failed.name, "GET /boom");
+    assert!(matches!(failed.status, Status::Error { .. }), "a 5xx is an error: {:?}", failed.status);
+    assert_eq!(attribute(&failed, "error.type").as_deref(), Some("503"));
+    assert_eq!(attribute(&failed, "http.response.status_code").as_deref(), Some("503"));
 }

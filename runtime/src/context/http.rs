@@ -12,6 +12,10 @@ pub(crate) struct HttpAttributes {
     pub(crate) route: Option<Route>,
     pub(crate) client_ip: Option<std::net::IpAddr>,
     pub(crate) user_agent: Option<UserAgent>,
+    /// The request's URI, for `url.path` and `url.scheme` (feature `opentelemetry`): shared
+    /// with the request, not copied.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) uri: Option<http::Uri>,
 }
 
 /// The `User-Agent` header: the header value itself (shared, not copied) when it is plain
@@ -66,7 +70,14 @@ impl HttpAttributes {
     pub(crate) fn from_parts(parts: &http::request::Parts, client_ip: Option<std::net::IpAddr>) -> Self {
         let route = parts.extensions.get::<axum::extract::MatchedPath>().cloned().map(Route::Matched);
         let user_agent = parts.headers.get(http::header::USER_AGENT).map(UserAgent::from_header);
-        Self { method: Some(parts.method.clone()), route, client_ip, user_agent }
+        Self {
+            method: Some(parts.method.clone()),
+            route,
+            client_ip,
+            user_agent,
+            #[cfg(feature = "opentelemetry")]
+            uri: Some(parts.uri.clone()),
+        }
     }
 }
 

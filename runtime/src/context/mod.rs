@@ -16,4 +16,6 @@ pub(crate) use identity::Identity;
 pub use identity::{LookupOutcome, SessionSource};
 pub use request_context::{MAX_SESSION_CHANGES, RequestContext, RequestContextBuilder};
 pub use span::REQUEST_SPAN;
+#[cfg(feature = "opentelemetry")]
+pub(crate) use span::record_server_error;
 pub(crate) use span::{record_session, request_span};

@@ -44,10 +44,50 @@ pub(crate) fn request_span(
                 investigation.id = Empty,
                 agent.phase = Empty,
                 operation = Empty,
+                otel.name = Empty,
+                otel.kind = Empty,
+                otel.status_code = Empty,
+                url.path = Empty,
+                url.scheme = Empty,
+                error.type = Empty,
             )
         };
     }
-    if quiet { request_span!(tracing::Level::DEBUG) } else { request_span!(tracing::Level::INFO) }
+    #[cfg(not(feature = "opentelemetry"))]
+    return if quiet { request_span!(tracing::Level::DEBUG) } else { request_span!(tracing::Level::INFO) };
+    // With OpenTelemetry, the HTTP server conventions too: the span's name and kind, the
+    // URL's path and scheme; `otel.status_code` and `error.type` are recorded on a 5xx.
+    #[cfg(feature = "opentelemetry")]
+    {
+        let method = http.method.as_ref().map_or("HTTP", http::Method::as_str);
+        let name = match http.route() {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        };
+        let path = http.uri.as_ref().map(http::Uri::path);
+        let scheme = http.uri.as_ref().map(|uri| uri.scheme_str().unwrap_or("http"));
+        let span = if quiet { request_span!(tracing::Level::DEBUG) } else { request_span!(tracing::Level::INFO) };
+        if !span.is_disabled() {
+            span.record("otel.name", name.as_str());
+            span.record("otel.kind", "server");
+            span.record("url.path", path);
+            span.record("url.scheme", scheme);
+        }
+        span
+    }
+}
+
+/// Records what the OpenTelemetry HTTP server conventions say of a failed request: on a
+/// 5xx, `otel.status_code` `error` and `error.type` the status; a service error, `_OTHER`.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn record_server_error(span: &Span, status: Option<u16>) {
+    let error_type = match status {
+        Some(status) if status >= 500 => status.to_string(),
+        Some(_) => return,
+        None => "_OTHER".to_owned(),
+    };
+    span.record("otel.status_code", "error");
+    span.record("error.type", error_type.as_str());
 }
 
 /// Records the session on the span as soon as it is known, before the lookup runs, so the

@@ -149,6 +149,8 @@ pub(crate) fn finish(ctx: &Arc<RequestContext>, ending: Ending, summary: Summary
     if let Some(status) = status {
         span.record("http.response.status_code", status);
     }
+    #[cfg(feature = "opentelemetry")]
+    crate::context::record_server_error(span, status);
 }
 
 /// `None` for zero, so a count that is zero is left off the event.
