@@ -59,6 +59,9 @@ pub mod layer;
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod logging;
 pub mod lookup;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod otel;
 pub mod propagate;
 pub mod request;
 pub mod scope;

@@ -20,6 +20,7 @@ const ORDER: &[&str] = &[
     "targeting",
     "diagnostics",
     "logging",
+    "otel",
     "testing",
     "fuzzing",
 ];

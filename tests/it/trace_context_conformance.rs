@@ -82,3 +82,44 @@ async fn the_w3c_trace_context_validation_suite_passes() {
     assert!(output.status.success(), "the W3C suite failed ({ran}):\n{report}");
     assert!(ran.starts_with("Ran ") && !ran.starts_with("Ran 0 "), "the suite ran its tests: {ran:?}");
 }
+
+const CHILD: &str = "SESSIONSCOPE_OTEL_LAYER_MISSING_CHILD";
+
+/// A valid `traceparent` while no OpenTelemetry layer of sessionscope's version is installed
+/// is said once. Run in a child process (this file's `missing_layer_child`, by name): the
+/// warning is once per process.
+#[test]
+fn a_traceparent_without_an_opentelemetry_layer_is_warned_about_once() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["trace_context_conformance::missing_layer_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("1 passed"), "the child test ran:\n{stdout}");
+}
+
+#[tokio::test]
+async fn missing_layer_child() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let (capture, capture_layer) = sessionscope::testing::Capture::new();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture_layer));
+    let srv = TestServer::start(
+        Router::new().route("/", axum::routing::get(|| async { "ok" })).layer(SessionContextLayer::new(seeded_store())),
+    )
+    .await;
+    for _ in 0..3 {
+        let request = srv.get("/").header("traceparent", "00-12345678901234567890123456789012-1234567890123456-01");
+        assert_eq!(request.send().await.unwrap().status(), 200);
+    }
+    let warnings: Vec<_> = capture
+        .all()
+        .into_iter()
+        .filter(|e| e.target == "sessionscope::otel" && e.level == tracing::Level::WARN)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].message().contains("sessionscope::otel::layer"), "the warning names the fix");
+}

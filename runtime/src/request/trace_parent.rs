@@ -32,8 +32,18 @@ pub(super) fn join(span: &Span, headers: &HeaderMap) -> Option<Box<str>> {
         return None;
     }
     let cx = BaggagePropagator::new().extract_with_context(&cx, &extractor);
-    // A disabled span or no OpenTelemetry layer: nothing to join.
-    let _ = span.set_parent(cx);
+    // A disabled span: nothing to join. No layer of this version: say so, once.
+    if let Err(tracing_opentelemetry::SetParentError::LayerNotFound) = span.set_parent(cx) {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                target: "sessionscope::otel",
+                "a request carried a traceparent, but no tracing-opentelemetry layer of the version sessionscope \
+                 uses is installed: request spans do not join their callers' traces (build it with \
+                 sessionscope::otel::layer)"
+            );
+        });
+    }
     incoming_tracestate(headers)
 }
 
