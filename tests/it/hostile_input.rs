@@ -190,6 +190,24 @@ async fn hostile_correlation_ids_and_user_agents_are_replaced_or_escaped() {
 }
 
 #[tokio::test]
+async fn invisible_characters_in_logs_are_escaped() {
+    let capture = testing::capture();
+    let (open, _) = servers().await;
+    // "admin" written right to left after U+202E, and a U+2028 line separator, as UTF-8 bytes.
+    let agent = "evil\u{202e}nimda\u{2028}INFO forged".as_bytes();
+    let probe =
+        raw(&open, &get("/probe", &[("user-agent", agent), ("x-correlation-id", b"invisible-1")])).await.probe();
+    let shown = probe.handler.user_agent.unwrap();
+    assert_eq!(shown, "evil\\u{202e}nimda\\u{2028}INFO forged", "escaped where the handler reads it");
+    let events = capture.events_for("invisible-1");
+    assert!(!events.is_empty());
+    for event in events {
+        let line = event.render();
+        assert!(!line.contains('\u{202e}') && !line.contains('\u{2028}'), "escaped in every line: {line:?}");
+    }
+}
+
+#[tokio::test]
 async fn thousands_of_query_pairs() {
     let (open, _) = servers().await;
     let mut query: String = (0..5000).map(|n| format!("k{n}=v{n}&")).collect();
