@@ -107,7 +107,7 @@ async fn users_sessions_operations_with_or_within_and_across(h: &Harness) {
     assert!(!verbose(&run(h, "/work", Some("s-bob")).await));
 
     h.handle.clear();
-    let fingerprint = sessionscope::Fingerprint::of("s-anon").to_string();
+    let fingerprint = format!("fp:{}", sessionscope::Fingerprint::of("s-anon"));
     h.handle.add(Dimension::Session, &fingerprint, None).unwrap();
     assert!(verbose(&run(h, "/work", Some("s-anon")).await), "session by fingerprint, no user needed");
     assert!(!verbose(&run(h, "/work", Some("s-alice")).await));
@@ -182,6 +182,33 @@ async fn admin_router_needs_the_token_and_audits_changes(h: &Harness) {
         .json(&serde_json::json!({"dimension": "session", "value": "s-bob"}));
     assert_eq!(remove.send().await.unwrap().status(), 204);
     assert!(!verbose(&run(h, "/work", Some("s-bob")).await));
+
+    // Admin shows a raw session id: a raw id of 16 hex digits could pass for a fingerprint.
+    // Bare, it is refused as ambiguous; as `raw:` it is kept and shown as its fingerprint
+    // only; as `fp:` a fingerprint is taken as one.
+    let hex_id = "0123456789abcdef";
+    let post = |value: String, correlation_id: &'static str| {
+        let body = serde_json::json!({"dimension": "session", "value": value});
+        h.srv.client.post(&url).bearer_auth("t0ken").header("x-correlation-id", correlation_id).json(&body).send()
+    };
+    let ambiguous = post(hex_id.to_owned(), "admin-hex-1").await.unwrap();
+    assert_eq!(ambiguous.status(), 400);
+    assert!(ambiguous.text().await.unwrap().contains("`fp:<fingerprint>`"), "the message names the fix");
+    assert_eq!(post(format!("raw:{hex_id}"), "admin-hex-2").await.unwrap().status(), 204);
+    assert_eq!(post("fp:not-a-fingerprint".to_owned(), "admin-hex-3").await.unwrap().status(), 400);
+    let other = sessionscope::Fingerprint::of("s-carol");
+    assert_eq!(post(format!("fp:{other}"), "admin-hex-4").await.unwrap().status(), 204);
+    let snapshot = h.srv.client.get(&url).bearer_auth("t0ken").send().await.unwrap().text().await.unwrap();
+    assert!(!snapshot.contains(hex_id), "the snapshot never shows a submitted raw id: {snapshot}");
+    assert!(
+        snapshot.contains(&sessionscope::Fingerprint::of(hex_id).to_string()) && snapshot.contains(&other.to_string())
+    );
+    for id in ["admin-hex-1", "admin-hex-2", "admin-hex-3", "admin-hex-4"] {
+        for event in h.capture.events_for(id) {
+            assert!(!event.render().contains(hex_id), "never in an audit line: {}", event.render());
+        }
+    }
+    h.handle.clear();
 
     let off = h
         .srv

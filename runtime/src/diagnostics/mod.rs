@@ -119,7 +119,7 @@ pub async fn timed<F: std::future::Future>(tier: Tier, operation: &str, fut: F) 
     output
 }
 
-/// Times the code until it is dropped. Returned by [`time`].
+/// Times the code until it is dropped. Returned by [`time()`].
 #[derive(Debug)]
 #[must_use = "the timer measures until it is dropped"]
 pub struct TierTimer<'a> {

@@ -31,8 +31,8 @@ use axum::{Json, Router};
 use http::StatusCode;
 use subtle::ConstantTimeEq;
 
-use super::{Dimension, TargetingHandle, TargetsSnapshot};
-use crate::ids::{Fingerprint, sanitize};
+use super::{Dimension, TargetError, TargetingHandle, TargetsSnapshot, session_key};
+use crate::ids::sanitize;
 
 #[derive(Clone)]
 struct Admin {
@@ -45,7 +45,8 @@ struct Admin {
 pub struct TargetChange {
     /// `user`, `session` or `operation`.
     pub dimension: Dimension,
-    /// The user id, session id or fingerprint, or operation name.
+    /// The user id, the session (`fp:<fingerprint>`, `raw:<id>` or a raw id; see
+    /// [`Dimension::Session`]), or the operation name.
     pub value: String,
     /// Seconds until the target expires (adding only); absent for no expiry.
     #[serde(default)]
@@ -111,17 +112,26 @@ async fn add(State(admin): State<Admin>, Json(change): Json<TargetChange>) -> Re
             audit("add", &change);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(full) => {
-            tracing::warn!(target: "sessionscope::audit", action = "add", dimension = change.dimension.as_str(), error = %full, "refused a tracing target");
-            (StatusCode::CONFLICT, format!("{full}; remove some first\n")).into_response()
+        Err(error) => {
+            // The refused value is not logged: it may be a raw session id.
+            tracing::warn!(target: "sessionscope::audit", action = "add", dimension = change.dimension.as_str(), %error, "refused a tracing target");
+            match error {
+                TargetError::TooMany => (StatusCode::CONFLICT, format!("{error}; remove some first\n")).into_response(),
+                _ => (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+            }
         }
     }
 }
 
-async fn remove(State(admin): State<Admin>, Json(change): Json<TargetChange>) -> StatusCode {
+async fn remove(State(admin): State<Admin>, Json(change): Json<TargetChange>) -> Response {
+    if change.dimension == Dimension::Session
+        && let Err(error) = session_key(&change.value)
+    {
+        return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response();
+    }
     let removed = admin.handle.remove(change.dimension, &change.value);
     audit("remove", &change);
-    if removed { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }
+    if removed { StatusCode::NO_CONTENT.into_response() } else { StatusCode::NOT_FOUND.into_response() }
 }
 
 async fn clear(State(admin): State<Admin>) -> StatusCode {
@@ -137,11 +147,9 @@ async fn disable(State(admin): State<Admin>, Json(switch): Json<DisabledSwitch>)
 }
 
 fn audit(action: &str, change: &TargetChange) {
-    // A session is never written raw, even in the audit trail.
+    // A session is never written raw, even in the audit trail: only its fingerprint.
     let shown = match change.dimension {
-        Dimension::Session => {
-            Fingerprint::parse(&change.value).unwrap_or_else(|| Fingerprint::of(&change.value)).to_string()
-        }
+        Dimension::Session => session_key(&change.value).map(|f| f.to_string()).unwrap_or_default(),
         _ => sanitize(&change.value).into_owned(),
     };
     tracing::info!(

@@ -22,7 +22,7 @@
 //! ```
 //!
 //! Environment variables read by [`TargetedFilter::from_env`]: `SESSIONSCOPE_TRACE_USERS`,
-//! `SESSIONSCOPE_TRACE_SESSIONS` (raw ids or fingerprints), `SESSIONSCOPE_TRACE_OPERATIONS`
+//! `SESSIONSCOPE_TRACE_SESSIONS` (`fp:<fingerprint>` or raw ids), `SESSIONSCOPE_TRACE_OPERATIONS`
 //! (operation names or route templates), each comma-separated; `SESSIONSCOPE_TRACE_LEVEL`
 //! (the verbose level, default `trace`); `SESSIONSCOPE_TRACE_DISABLE` (`1` or `true`).
 
@@ -50,7 +50,9 @@ use crate::scope::with_current;
 pub enum Dimension {
     /// A user id, as the store returns it.
     User,
-    /// A session: its raw id or its 16-hex-digit fingerprint (as logs show it).
+    /// A session: `fp:` and its 16-hex-digit fingerprint (as logs show it), or its raw id
+    /// (`raw:` and the id, or the id alone unless it is 16 hex digits, which is refused as
+    /// ambiguous). Only the fingerprint is kept; the raw id is never shown.
     Session,
     /// An operation name (`#[with_session_context(operation = ..)]`) or a route template.
     Operation,
@@ -67,14 +69,25 @@ impl Dimension {
     }
 }
 
-/// The most targets one handle holds, all dimensions together. A session value that reads
-/// both as a raw id and as a fingerprint counts twice.
+/// The most targets one handle holds, all dimensions together.
 pub const MAX_TARGETS: usize = 10_000;
 
-/// Adding a target would go past [`MAX_TARGETS`]; nothing was added.
+/// Why a target was not added; nothing was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("at most {MAX_TARGETS} tracing targets can be set at once")]
-pub struct TooManyTargets;
+#[non_exhaustive]
+pub enum TargetError {
+    /// Adding it would go past [`MAX_TARGETS`].
+    #[error("at most {MAX_TARGETS} tracing targets can be set at once")]
+    TooMany,
+    /// A bare session value of 16 hex digits: a fingerprint, or a raw id that looks like one?
+    #[error(
+        "a session value of 16 hex digits is ambiguous: write `fp:<fingerprint>` for a fingerprint or `raw:<id>` for a raw id"
+    )]
+    AmbiguousSession,
+    /// `fp:` followed by something that is not a 16-hex-digit fingerprint.
+    #[error("`fp:` must be followed by a fingerprint of 16 hex digits, as logs show it")]
+    NotAFingerprint,
+}
 
 type Expiry = Option<Instant>;
 
@@ -198,48 +211,50 @@ impl TargetingHandle {
         Self::default()
     }
 
-    /// Targets `value` in `dimension`, for `ttl` if given, else until removed.
-    /// A session may be given as its raw id or as its fingerprint.
+    /// Targets `value` in `dimension`, for `ttl` if given, else until removed. See
+    /// [`Dimension::Session`] for how a session is written.
     ///
     /// # Errors
-    /// [`TooManyTargets`] when it would take the targets past [`MAX_TARGETS`].
-    pub fn add(&self, dimension: Dimension, value: &str, ttl: Option<Duration>) -> Result<(), TooManyTargets> {
+    /// [`TargetError::TooMany`] past [`MAX_TARGETS`]; for a session,
+    /// [`TargetError::AmbiguousSession`] or [`TargetError::NotAFingerprint`].
+    pub fn add(&self, dimension: Dimension, value: &str, ttl: Option<Duration>) -> Result<(), TargetError> {
+        let session = match dimension {
+            Dimension::Session => Some(session_key(value)?),
+            _ => None,
+        };
         let expiry = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
         self.write(|t| {
-            let new = match dimension {
-                Dimension::User => usize::from(!t.users.contains_key(value)),
-                Dimension::Session => session_keys(value).iter().filter(|f| !t.sessions.contains_key(f)).count(),
-                Dimension::Operation => usize::from(!t.operations.contains_key(value)),
+            let new = match (dimension, session) {
+                (Dimension::User, _) => !t.users.contains_key(value),
+                (Dimension::Session, Some(fingerprint)) => !t.sessions.contains_key(&fingerprint),
+                _ => !t.operations.contains_key(value),
             };
-            if t.len() + new > MAX_TARGETS {
-                return Err(TooManyTargets);
+            if new && t.len() >= MAX_TARGETS {
+                return Err(TargetError::TooMany);
             }
-            match dimension {
-                Dimension::User => drop(t.users.insert(value.into(), expiry)),
-                Dimension::Session => {
-                    for fingerprint in session_keys(value) {
-                        t.sessions.insert(fingerprint, expiry);
-                    }
-                }
-                Dimension::Operation => drop(t.operations.insert(value.into(), expiry)),
+            match (dimension, session) {
+                (Dimension::User, _) => drop(t.users.insert(value.into(), expiry)),
+                (Dimension::Session, Some(fingerprint)) => drop(t.sessions.insert(fingerprint, expiry)),
+                _ => drop(t.operations.insert(value.into(), expiry)),
             }
             Ok(())
         })
     }
 
-    /// Stops targeting `value` in `dimension`. Returns whether it was targeted.
+    /// Stops targeting `value` in `dimension`, written as for [`add`](Self::add). Returns
+    /// whether it was targeted.
     pub fn remove(&self, dimension: Dimension, value: &str) -> bool {
-        self.write(|t| match dimension {
-            Dimension::User => t.users.remove(value).is_some(),
-            Dimension::Session => {
-                // Remove every key the value stands for; do not stop at the first.
-                let mut removed = false;
-                for fingerprint in session_keys(value) {
-                    removed |= t.sessions.remove(&fingerprint).is_some();
-                }
-                removed
-            }
-            Dimension::Operation => t.operations.remove(value).is_some(),
+        let session = match dimension {
+            Dimension::Session => match session_key(value) {
+                Ok(fingerprint) => Some(fingerprint),
+                Err(_) => return false,
+            },
+            _ => None,
+        };
+        self.write(|t| match (dimension, session) {
+            (Dimension::User, _) => t.users.remove(value).is_some(),
+            (Dimension::Session, Some(fingerprint)) => t.sessions.remove(&fingerprint).is_some(),
+            _ => t.operations.remove(value).is_some(),
         })
     }
 
@@ -329,9 +344,16 @@ impl TargetingHandle {
             ("SESSIONSCOPE_TRACE_OPERATIONS", Dimension::Operation),
         ] {
             for value in list(name).split(',').map(str::trim).filter(|v| !v.is_empty()) {
-                if let Err(error) = self.add(dimension, value, None) {
-                    tracing::warn!(target: "sessionscope::targeting", variable = name, %error, "ignored the rest of the targets");
-                    return;
+                match self.add(dimension, value, None) {
+                    Ok(()) => {}
+                    Err(TargetError::TooMany) => {
+                        tracing::warn!(target: "sessionscope::targeting", variable = name, error = %TargetError::TooMany, "ignored the rest of the targets");
+                        return;
+                    }
+                    // The value itself is not logged: it may be a raw session id.
+                    Err(error) => {
+                        tracing::warn!(target: "sessionscope::targeting", variable = name, %error, "ignored a target")
+                    }
                 }
             }
         }
@@ -358,12 +380,19 @@ impl TargetingHandle {
     }
 }
 
-/// A session target names the raw id's fingerprint, and the value itself read as a
-/// fingerprint when it looks like one (so both forms an operator may paste work).
-fn session_keys(value: &str) -> Vec<Fingerprint> {
-    let mut keys = vec![Fingerprint::of(value)];
-    keys.extend(Fingerprint::parse(value));
-    keys
+/// The fingerprint a session target stands for: `fp:<fingerprint>`, `raw:<id>`, or a bare
+/// raw id that cannot be taken for a fingerprint.
+pub(crate) fn session_key(value: &str) -> Result<Fingerprint, TargetError> {
+    if let Some(fingerprint) = value.strip_prefix("fp:") {
+        return Fingerprint::parse(fingerprint).ok_or(TargetError::NotAFingerprint);
+    }
+    if let Some(raw) = value.strip_prefix("raw:") {
+        return Ok(Fingerprint::of(raw));
+    }
+    match Fingerprint::parse(value) {
+        Some(_) => Err(TargetError::AmbiguousSession),
+        None => Ok(Fingerprint::of(value)),
+    }
 }
 
 /// A `tracing-subscriber` per-layer filter: base level for everyone, verbose level for the
@@ -481,9 +510,9 @@ mod tests {
     fn sessions_by_raw_id_or_fingerprint() {
         let handle = TargetingHandle::new();
         let c = ctx(None, "s-1", "/a");
-        handle.add(Dimension::Session, &Fingerprint::of("s-1").to_string(), None).unwrap();
+        handle.add(Dimension::Session, &format!("fp:{}", Fingerprint::of("s-1")), None).unwrap();
         assert!(handle.matches(&c));
-        assert!(handle.remove(Dimension::Session, &Fingerprint::of("s-1").to_string()));
+        assert!(handle.remove(Dimension::Session, &format!("fp:{}", Fingerprint::of("s-1"))));
         assert!(!handle.matches(&c));
         handle.add(Dimension::Session, "s-1", None).unwrap();
         assert!(handle.matches(&c));
@@ -537,7 +566,7 @@ mod tests {
         let last = ctx(Some(&format!("user-{}", MAX_TARGETS - 2)), "s-1", "/a");
         let nobody = ctx(Some("nobody"), "s-2", "/a");
         assert!(handle.matches(&last) && !handle.matches(&nobody));
-        assert_eq!(handle.add(Dimension::User, "one-too-many", None), Err(TooManyTargets));
+        assert_eq!(handle.add(Dimension::User, "one-too-many", None), Err(TargetError::TooMany));
         assert!(handle.add(Dimension::User, "user-0", Some(Duration::from_secs(5))).is_ok(), "replacing adds none");
         assert_eq!(handle.snapshot().users.len(), MAX_TARGETS - 1);
         // A TTL the clock cannot hold is no expiry, not a panic.
