@@ -185,3 +185,52 @@ async fn sources_can_be_turned_off() {
     assert_eq!(probe.handler.session_id, None);
     assert_eq!(probe.handler.outcome.as_deref(), Some("no_session"));
 }
+
+/// Repeated sources are not silently split: a source given twice with different values
+/// (two headers, two query pairs, two cookies of one name) is malformed, with a warning that
+/// names fingerprints only; given twice with the same value, it is that value.
+#[tokio::test]
+async fn repeated_sources_with_different_values_are_malformed() {
+    let capture = testing::capture();
+    let srv = server(SessionContextLayer::new(seeded_store()).cookie("sid")).await;
+    let strict = server(SessionContextLayer::new(seeded_store()).require_session()).await;
+    let alice = sessionscope::Fingerprint::of("s-alice").to_string();
+    let bob = sessionscope::Fingerprint::of("s-bob").to_string();
+
+    let requests = [
+        ("repeat-header", srv.get("/probe").header("x-session-id", "s-alice").header("x-session-id", "s-bob")),
+        ("repeat-query", srv.get("/probe?session_id=s-alice&session_id=s-bob")),
+        ("repeat-cookie", srv.get("/probe").header("cookie", "sid=s-alice").header("cookie", "theme=dark; sid=s-bob")),
+    ];
+    for (id, request) in requests {
+        let probe: Probe = json(request.header("x-correlation-id", id).send().await.unwrap()).await;
+        assert_eq!(probe.handler.session_id, None, "{id}: no session taken from a split source");
+        assert_eq!(probe.handler.user_id, None, "{id}");
+        let events = capture.events_for(id);
+        let warning = events
+            .iter()
+            .find(|e| e.message().contains("repeats a session id source"))
+            .unwrap_or_else(|| panic!("{id}: a warning in {events:?}"));
+        assert_eq!(warning.level, tracing::Level::WARN);
+        assert_eq!(warning.field("fingerprints"), Some(format!("{alice},{bob}").as_str()), "{id}");
+        for event in &events {
+            let line = event.render();
+            assert!(!line.contains("s-alice") && !line.contains("s-bob"), "{id}: raw id logged: {line}");
+        }
+    }
+
+    // With `require_session` a split source is a malformed id: 400, not 401.
+    let refused = strict.get("/probe").header("x-session-id", "s-alice").header("x-session-id", "s-bob").send();
+    assert_eq!(refused.await.unwrap().status(), 400);
+
+    // The same value twice is that value.
+    let twice = srv.get("/probe?session_id=s-alice&session_id=s-alice").send().await.unwrap();
+    assert_session(&json(twice).await, "s-alice", "query", "alice");
+    let twice = srv.get("/probe").header("x-session-id", "s-bob").header("x-session-id", "s-bob").send();
+    assert_session(&json(twice.await.unwrap()).await, "s-bob", "header", "bob");
+
+    // Many repeats are malformed too, however alike, and cost no more than the first few.
+    let many = vec!["session_id=s-alice"; 500].join("&");
+    let probe: Probe = json(srv.get(&format!("/probe?{many}")).send().await.unwrap()).await;
+    assert_eq!(probe.handler.session_id, None);
+}

@@ -50,9 +50,24 @@ pub(crate) struct Found {
 
 #[derive(Debug)]
 enum Note {
-    Invalid { source: SessionSource, reason: InvalidSessionId },
-    Conflict { kept: (SessionId, SessionSource), ignored: (SessionId, SessionSource) },
+    Invalid {
+        source: SessionSource,
+        reason: InvalidSessionId,
+    },
+    Conflict {
+        kept: (SessionId, SessionSource),
+        ignored: (SessionId, SessionSource),
+    },
+    /// One source given several times with different values: malformed, none of them taken.
+    Repeated {
+        source: SessionSource,
+        fingerprints: Vec<crate::ids::Fingerprint>,
+        values: usize,
+    },
 }
+
+/// Most values of one repeated source compared; a source repeated more often is malformed.
+const MAX_REPEATS: usize = 16;
 
 impl Found {
     /// What the layer already chose, for a later source to be compared with.
@@ -75,6 +90,37 @@ impl Found {
             None => self.chosen = Some((id, source)),
             Some(kept) if kept.0 != id => self.notes.push(Note::Conflict { kept: kept.clone(), ignored: (id, source) }),
             Some(_) => {}
+        }
+    }
+
+    /// Offers a source that may be repeated (two headers, two query pairs, two cookies of the
+    /// same name): values that all agree count as one; values that differ, or more than
+    /// [`MAX_REPEATS`], make the source malformed: nothing is taken from it, the request
+    /// counts as carrying an invalid id, and a warning names the fingerprints.
+    fn offer_repeated<'a>(&mut self, source: SessionSource, mut values: impl Iterator<Item = &'a [u8]>) {
+        let Some(first) = values.next() else { return };
+        let mut count = 1;
+        let mut differing: Option<&[u8]> = None;
+        for value in values {
+            count += 1;
+            if count > MAX_REPEATS {
+                break;
+            }
+            if value != first && differing.is_none() {
+                differing = Some(value);
+            }
+        }
+        match differing {
+            None if count <= MAX_REPEATS => self.offer(source, SessionId::from_bytes(first)),
+            other => {
+                self.invalid_seen = true;
+                let fingerprints = [Some(first), other]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|value| SessionId::from_bytes(value).ok().map(|id| id.fingerprint()))
+                    .collect();
+                self.notes.push(Note::Repeated { source, fingerprints, values: count });
+            }
         }
     }
 
@@ -102,6 +148,13 @@ impl Found {
                     ignored_fingerprint = %ignored.0.fingerprint(),
                     "request carries two different session ids; the higher-priority source wins"
                 ),
+                Note::Repeated { source, fingerprints, values } => tracing::warn!(
+                    target: "sessionscope::source",
+                    source = source.as_str(),
+                    values = values.min(MAX_REPEATS + 1),
+                    fingerprints = %fingerprints.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                    "request repeats a session id source with different values; treated as malformed"
+                ),
             }
         }
     }
@@ -111,14 +164,24 @@ impl Sources {
     /// Reads header, query and cookie (never the body) in priority order.
     pub(crate) fn read_parts(&self, parts: &Parts) -> Found {
         let mut found = Found::default();
-        if let Some(value) = self.header.as_ref().and_then(|name| parts.headers.get(name)) {
-            found.offer(SessionSource::Header, SessionId::from_header(value));
+        if let Some(name) = &self.header {
+            let mut values = parts.headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                // The usual case: one header, its value shared rather than copied.
+                (Some(value), None) => found.offer(SessionSource::Header, SessionId::from_header(value)),
+                (Some(first), Some(second)) => found.offer_repeated(
+                    SessionSource::Header,
+                    [first, second].into_iter().chain(values).map(http::HeaderValue::as_bytes),
+                ),
+                _ => {}
+            }
         }
-        if let Some(value) = self.query.as_deref().and_then(|name| query_value(parts.uri.query()?, name)) {
-            found.offer(SessionSource::Query, SessionId::parse(&value));
+        if let (Some(name), Some(query)) = (self.query.as_deref(), parts.uri.query()) {
+            let values: Vec<_> = query_values(query, name).take(MAX_REPEATS + 1).collect();
+            found.offer_repeated(SessionSource::Query, values.iter().map(|v| v.as_bytes()));
         }
-        if let Some(value) = self.cookie.as_deref().and_then(|name| cookie_value(&parts.headers, name)) {
-            found.offer(SessionSource::Cookie, SessionId::from_bytes(value));
+        if let Some(name) = self.cookie.as_deref() {
+            found.offer_repeated(SessionSource::Cookie, cookie_values(&parts.headers, name));
         }
         found
     }
@@ -136,15 +199,15 @@ impl Sources {
     }
 }
 
-/// The first `name=value` pair of a query string, percent-decoded.
-fn query_value(query: &str, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+/// Every `name=value` pair's value in a query string, percent-decoded, in order.
+fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = std::borrow::Cow<'a, str>> {
+    form_urlencoded::parse(query.as_bytes()).filter(move |(key, _)| key == name).map(|(_, value)| value)
 }
 
-/// The first cookie called `name` across all `Cookie` headers, quotes removed.
-fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a [u8]> {
-    headers.get_all(http::header::COOKIE).iter().find_map(|header| {
-        header.as_bytes().split(|&b| b == b';').find_map(|pair| {
+/// Every cookie called `name` across all `Cookie` headers, quotes removed, in order.
+fn cookie_values<'a>(headers: &'a http::HeaderMap, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    headers.get_all(http::header::COOKIE).iter().flat_map(move |header| {
+        header.as_bytes().split(|&b| b == b';').filter_map(move |pair| {
             let pair = pair.trim_ascii();
             let eq = pair.iter().position(|&b| b == b'=')?;
             let (key, value) = (&pair[..eq], &pair[eq + 1..]);
@@ -185,11 +248,13 @@ mod tests {
 
     #[test]
     fn query_and_cookie_parsing() {
-        assert_eq!(query_value("a=1&session_id=s%2D1&session_id=x", "session_id").as_deref(), Some("s-1"));
-        assert_eq!(query_value("session_idx=1", "session_id"), None);
+        let values: Vec<_> = query_values("a=1&session_id=s%2D1&session_id=x", "session_id").collect();
+        assert_eq!(values, ["s-1", "x"]);
+        assert_eq!(query_values("session_idx=1", "session_id").count(), 0);
         let mut headers = http::HeaderMap::new();
         headers.append(http::header::COOKIE, "a=1; sid=\"abc\"".parse().unwrap());
-        assert_eq!(cookie_value(&headers, "sid"), Some(&b"abc"[..]));
-        assert_eq!(cookie_value(&headers, "si"), None);
+        headers.append(http::header::COOKIE, "sid=def".parse().unwrap());
+        assert_eq!(cookie_values(&headers, "sid").collect::<Vec<_>>(), [&b"abc"[..], &b"def"[..]]);
+        assert_eq!(cookie_values(&headers, "si").count(), 0);
     }
 }
