@@ -147,3 +147,27 @@ async fn cache_keeps_repeat_requests_off_the_store() {
     }
     assert_eq!(store.calls(), 2, "one call per distinct id, misses cached too");
 }
+
+/// Warning floods: during a store outage each request used to log its own warning. Now one
+/// per cause per interval (10 s) per layer; every request still records its own outcome.
+#[tokio::test]
+async fn warning_floods_are_rate_limited() {
+    let capture = testing::capture();
+    let srv = server(SessionContextLayer::new(FailingStore)).await;
+    for n in 0..200 {
+        let seen = probe(&srv, "s-alice", &format!("flood-{n}")).await.handler;
+        assert_eq!(seen.outcome.as_deref(), Some("failed"), "request {n} records its outcome");
+    }
+    let ours: Vec<_> = capture
+        .all()
+        .into_iter()
+        .filter(|e| e.field("correlation_id").is_some_and(|id| id.starts_with("flood-")))
+        .collect();
+    let warnings = ours.iter().filter(|e| e.message() == "session lookup failed; continuing without a user").count();
+    assert_eq!(warnings, 1, "one warning for 200 failed lookups");
+    let summaries = ours
+        .iter()
+        .filter(|e| e.message() == "request finished" && e.field("lookup.outcome") == Some("failed"))
+        .count();
+    assert_eq!(summaries, 200, "nothing is lost: every summary says the lookup failed");
+}

@@ -9,7 +9,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -139,7 +138,7 @@ where
 /// typed body in priority order, looked up through the store that applies.
 async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId, InvalidSessionId>>) {
     let span = ctx.span();
-    let (mut found, lookup, timeout) = match mode {
+    let (mut found, lookup, (timeout, warnings)) = match mode {
         Mode::Layer(handoff) => {
             if let Some(kept) = ctx.session_id().zip(ctx.session_source()) {
                 // The layer settled it: the typed body can only disagree (logged), never
@@ -154,11 +153,15 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
             if ctx.identity_settled() {
                 return;
             }
-            let (lookup, timeout) = handoff
-                .map_or((None, Duration::ZERO), |h| (Some(h.pipeline().lookup.clone()), h.pipeline().config.timeout));
-            (Found::default(), lookup, timeout)
+            let (lookup, config) = match &handoff {
+                Some(h) => (Some(h.pipeline().lookup.clone()), &h.pipeline().config),
+                None => (None, &*DEFAULT_CONFIG),
+            };
+            (Found::default(), lookup, (config.timeout, Arc::clone(&config.lookup_warnings)))
         }
-        Mode::Standalone { found, lookup } => (found, lookup, DEFAULT_CONFIG.timeout),
+        Mode::Standalone { found, lookup } => {
+            (found, lookup, (DEFAULT_CONFIG.timeout, Arc::clone(&DEFAULT_CONFIG.lookup_warnings)))
+        }
     };
     if let Some(typed) = typed {
         found.offer(SessionSource::TypedBody, typed);
@@ -167,6 +170,7 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
     if found.invalid_seen {
         ctx.mark_invalid_session_seen();
     }
-    let identity = crate::request::settle::settle(lookup.as_ref(), timeout, found.chosen, ctx.started_at(), span);
+    let identity =
+        crate::request::settle::settle(lookup.as_ref(), timeout, &warnings, found.chosen, ctx.started_at(), span);
     ctx.settle_identity(identity.await);
 }

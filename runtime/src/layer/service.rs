@@ -179,14 +179,18 @@ where
             match found.chosen.take() {
                 // An id from the body is new: the store may have it at hand.
                 chosen @ Some(_) => {
-                    ctx.settle_identity(settle(Some(lookup), config.timeout, chosen, started_at, span).await);
+                    ctx.settle_identity(
+                        settle(Some(lookup), config.timeout, &config.lookup_warnings, chosen, started_at, span).await,
+                    );
                 }
                 None => shared.handoff.leave_on(&mut ctx),
             }
             RequestBody::replayed(head)
         }
         Wait::Store(id, source) => {
-            ctx.settle_identity(wait_for_store(&**lookup, config.timeout, id, source, span).await);
+            ctx.settle_identity(
+                wait_for_store(&**lookup, config.timeout, &config.lookup_warnings, id, source, span).await,
+            );
             RequestBody::untouched(body)
         }
     };

@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord};
-use crate::ids::{SessionId, error_chain, sanitize};
+use crate::ids::{SessionId, Throttle, error_chain, sanitize};
 
 /// How a session is stored under its key.
 ///
@@ -424,35 +424,29 @@ impl SessionLookup for RedisStore {
 
 /// Logs Redis failures at most once per interval, and once when Redis answers again.
 struct RateLimitedWarning {
-    interval: Duration,
-    state: Mutex<WarnState>,
+    throttle: Throttle,
+    outage: Mutex<Outage>,
 }
 
+/// The failures since Redis was last reachable, for the recovery message.
 #[derive(Default)]
-struct WarnState {
-    last_warned: Option<Instant>,
-    suppressed: u64,
-    failing_since: Option<Instant>,
+struct Outage {
+    since: Option<Instant>,
     failures: u64,
 }
 
 impl RateLimitedWarning {
     fn new(interval: Duration) -> Self {
-        Self { interval, state: Mutex::default() }
+        Self { throttle: Throttle::new(interval), outage: Mutex::default() }
     }
 
     fn failure(&self, error: &RedisStoreError) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        state.failing_since.get_or_insert(now);
-        state.failures += 1;
-        if state.last_warned.is_some_and(|at| now.duration_since(at) < self.interval) {
-            state.suppressed += 1;
-            return;
+        {
+            let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
+            outage.since.get_or_insert_with(Instant::now);
+            outage.failures += 1;
         }
-        let suppressed = std::mem::take(&mut state.suppressed);
-        state.last_warned = Some(now);
-        drop(state);
+        let Some(suppressed) = self.throttle.admit() else { return };
         let error = error_chain(error);
         tracing::warn!(
             target: "sessionscope::redis",
@@ -463,12 +457,12 @@ impl RateLimitedWarning {
     }
 
     fn success(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(since) = state.failing_since.take() else { return };
-        let failures = std::mem::take(&mut state.failures);
-        state.suppressed = 0;
-        state.last_warned = None;
-        drop(state);
+        let (since, failures) = {
+            let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(since) = outage.since.take() else { return };
+            (since, std::mem::take(&mut outage.failures))
+        };
+        self.throttle.reset();
         tracing::info!(
             target: "sessionscope::redis",
             failures,
@@ -506,7 +500,7 @@ mod tests {
         for _ in 0..5 {
             warn.failure(&error);
         }
-        let state = warn.state.lock().unwrap();
-        assert_eq!((state.failures, state.suppressed), (5, 4));
+        assert_eq!(warn.outage.lock().unwrap().failures, 5);
+        assert_eq!(warn.throttle.admit(), None, "the first was told, the next four held back");
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) summary: close::Summary,
     pub(crate) quiet: quiet::QuietRoutes,
     pub(crate) proxies: forwarded::TrustedProxies,
+    /// This entry point's lookup warnings, rate-limited together.
+    pub(crate) lookup_warnings: Arc<settle::LookupWarnings>,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             summary: close::Summary::default(),
             quiet: quiet::QuietRoutes::default(),
             proxies: forwarded::TrustedProxies::default(),
+            lookup_warnings: Arc::new(settle::LookupWarnings::new()),
         }
     }
 }

@@ -8,7 +8,7 @@ use futures_util::FutureExt as _;
 use tracing::{Instrument as _, Span};
 
 use crate::context::{Identity, LookupOutcome, SessionSource, record_session};
-use crate::ids::{SessionId, error_chain, sanitize};
+use crate::ids::{SessionId, Throttle, error_chain, sanitize};
 use crate::lookup::{LookupError, SessionLookup, SessionRecord};
 
 /// Default bound on how long a store may take before the request goes on without a user.
@@ -38,7 +38,7 @@ pub(crate) fn settle_now<L: SessionLookup>(
         return Settled::Now(Identity { session: Some((id, source)), user_id: None, outcome: LookupOutcome::Skipped });
     };
     match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(&id, now))) {
-        Ok(Some(Ok(record))) => Settled::Now(identity_from(Ok(record), id, source)),
+        Ok(Some(Ok(record))) => Settled::Now(identity_from(Ok(record), id, source, &NO_WARNINGS)),
         _ => Settled::Wait(lookup, id, source),
     }
 }
@@ -48,6 +48,7 @@ pub(crate) fn settle_now<L: SessionLookup>(
 pub(crate) async fn settle<L: SessionLookup>(
     lookup: Option<&L>,
     timeout: Duration,
+    warnings: &LookupWarnings,
     chosen: Option<(SessionId, SessionSource)>,
     now: Instant,
     span: &Span,
@@ -59,7 +60,7 @@ pub(crate) async fn settle<L: SessionLookup>(
             }
             identity
         }
-        Settled::Wait(lookup, id, source) => wait_for_store(lookup, timeout, id, source, span).await,
+        Settled::Wait(lookup, id, source) => wait_for_store(lookup, timeout, warnings, id, source, span).await,
     }
 }
 
@@ -68,40 +69,57 @@ pub(crate) async fn settle<L: SessionLookup>(
 pub(crate) async fn wait_for_store<L: SessionLookup>(
     lookup: &L,
     timeout: Duration,
+    warnings: &LookupWarnings,
     id: SessionId,
     source: SessionSource,
     span: &Span,
 ) -> Identity {
     record_session(span, &id);
-    look_up(lookup, timeout, id, source).instrument(span.clone()).await
+    look_up(lookup, timeout, warnings, id, source).instrument(span.clone()).await
 }
 
 /// Looks `id` up within `timeout`. A store that errors, panics (while making its future or
 /// inside it) or does not answer in time gives a degraded identity and a warning; the raw id
 /// is never logged.
-async fn look_up<L: SessionLookup>(lookup: &L, timeout: Duration, id: SessionId, source: SessionSource) -> Identity {
+async fn look_up<L: SessionLookup>(
+    lookup: &L,
+    timeout: Duration,
+    warnings: &LookupWarnings,
+    id: SessionId,
+    source: SessionSource,
+) -> Identity {
     let answer = match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup(&id))) {
         Ok(fut) => tokio::time::timeout(timeout, AssertUnwindSafe(fut).catch_unwind()).await.map(|r| r.ok()),
         Err(_panic) => Ok(None),
     };
     match answer {
-        Ok(Some(answer)) => identity_from(answer, id, source),
+        Ok(Some(answer)) => identity_from(answer, id, source, warnings),
         Ok(None) => {
-            tracing::warn!(target: "sessionscope::lookup", "session lookup panicked; continuing without a user");
+            if let Some(suppressed) = warnings.panicked.admit() {
+                tracing::warn!(target: "sessionscope::lookup", suppressed, "session lookup panicked; continuing without a user");
+            }
             degraded(id, source, LookupOutcome::Failed)
         }
         Err(_elapsed) => {
-            tracing::warn!(
-                target: "sessionscope::lookup",
-                timeout_ms = timeout.as_millis() as u64,
-                "session lookup timed out; continuing without a user"
-            );
+            if let Some(suppressed) = warnings.timed_out.admit() {
+                tracing::warn!(
+                    target: "sessionscope::lookup",
+                    timeout_ms = timeout.as_millis() as u64,
+                    suppressed,
+                    "session lookup timed out; continuing without a user"
+                );
+            }
             degraded(id, source, LookupOutcome::TimedOut)
         }
     }
 }
 
-fn identity_from(answer: Result<Option<SessionRecord>, LookupError>, id: SessionId, source: SessionSource) -> Identity {
+fn identity_from(
+    answer: Result<Option<SessionRecord>, LookupError>,
+    id: SessionId,
+    source: SessionSource,
+    warnings: &LookupWarnings,
+) -> Identity {
     let (user_id, outcome) = match answer {
         Ok(Some(record)) => match record.into_user_id() {
             // Escaped when the record was made (`SessionRecord::for_user`).
@@ -110,12 +128,46 @@ fn identity_from(answer: Result<Option<SessionRecord>, LookupError>, id: Session
         },
         Ok(None) => (None, LookupOutcome::Unknown),
         Err(error) => {
-            let error = error_chain(&error);
-            tracing::warn!(target: "sessionscope::lookup", error = %sanitize(&error), "session lookup failed; continuing without a user");
+            if let Some(suppressed) = warnings.failed.admit() {
+                let error = error_chain(&error);
+                tracing::warn!(
+                    target: "sessionscope::lookup",
+                    error = %sanitize(&error),
+                    suppressed,
+                    "session lookup failed; continuing without a user"
+                );
+            }
             (None, LookupOutcome::Failed)
         }
     };
     Identity { session: Some((id, source)), user_id, outcome }
+}
+
+/// How often each kind of lookup warning is written at most, per layer. Every request
+/// still records its own outcome (`lookup.outcome` on its span and summary); the warning
+/// says what happens, and `suppressed` how many more times since the last one.
+/// For answers that cannot warn (a record at hand).
+static NO_WARNINGS: LookupWarnings = LookupWarnings::new();
+
+pub(crate) const LOOKUP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The lookup warnings of one entry point (a layer, or the macro on its own), each kind let
+/// through at most once per [`LOOKUP_WARNING_INTERVAL`].
+#[derive(Debug)]
+pub(crate) struct LookupWarnings {
+    failed: Throttle,
+    panicked: Throttle,
+    timed_out: Throttle,
+}
+
+impl LookupWarnings {
+    pub(crate) const fn new() -> Self {
+        Self {
+            failed: Throttle::new(LOOKUP_WARNING_INTERVAL),
+            panicked: Throttle::new(LOOKUP_WARNING_INTERVAL),
+            timed_out: Throttle::new(LOOKUP_WARNING_INTERVAL),
+        }
+    }
 }
 
 fn degraded(id: SessionId, source: SessionSource, outcome: LookupOutcome) -> Identity {
@@ -194,7 +246,7 @@ mod tests {
             ("slow", LookupOutcome::TimedOut),
         ] {
             let (id, source) = chosen(raw).unwrap();
-            let identity = wait_for_store(&Scripted, timeout, id, source, &span).await;
+            let identity = wait_for_store(&Scripted, timeout, &LookupWarnings::new(), id, source, &span).await;
             assert_eq!(identity.outcome, outcome, "{raw}");
             assert_eq!(identity.user_id.is_some(), outcome == LookupOutcome::Found, "{raw}");
             assert_eq!(identity.session.map(|(id, _)| id.expose().to_owned()).as_deref(), Some(raw));
