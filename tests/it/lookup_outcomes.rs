@@ -148,6 +148,22 @@ async fn cache_keeps_repeat_requests_off_the_store() {
     assert_eq!(store.calls(), 2, "one call per distinct id, misses cached too");
 }
 
+/// The negative cache's promise, as documented: a repeated unknown id reaches the store once
+/// per `negative_ttl`; distinct bogus ids each reach it once, like any miss.
+#[tokio::test]
+async fn the_negative_cache_keeps_repeats_off_the_store_but_not_distinct_bogus_ids() {
+    let store = Counting::new(seeded_store());
+    let srv = server(SessionContextLayer::new(CachedLookup::new(store.clone()))).await;
+    for n in 0..50 {
+        probe(&srv, "s-bogus", &format!("neg-repeat-{n}")).await;
+    }
+    assert_eq!(store.calls(), 1, "the same unknown id: one store call");
+    for n in 0..50 {
+        probe(&srv, &format!("s-bogus-{n}"), &format!("neg-distinct-{n}")).await;
+    }
+    assert_eq!(store.calls(), 51, "distinct unknown ids: one store call each");
+}
+
 /// Warning floods: during a store outage each request used to log its own warning. Now one
 /// per cause per interval (10 s) per layer; every request still records its own outcome.
 #[tokio::test]

@@ -13,8 +13,12 @@ use crate::ids::{Fingerprint, SessionId};
 /// Caches another store's answers so most requests never reach it.
 ///
 /// Known sessions are kept for `ttl` (default 60 s), unknown ones for `negative_ttl`
-/// (default 5 s) so a flood of bogus ids does not reach the store, and about `max_sessions`
-/// entries (default 100 000) are held, the least useful evicted first. Errors are never
+/// (default 5 s), and about `max_sessions` entries (default 100 000) are held, the least
+/// useful evicted first. What negative caching does and does not do: an unknown id asked
+/// again and again reaches the store once per `negative_ttl`; a flood of *distinct* bogus ids
+/// reaches the store once per id, like any miss (each becomes a short-lived entry, within the
+/// same bound). Keep that load off the store with rate limiting in front of the service, or
+/// with ids the store can reject without a query (a signature, a format check in `lookup`). Errors are never
 /// cached. Concurrent misses for the same id share one call to the inner store. A hit is
 /// answered without awaiting anything ([`SessionLookup::lookup_now`]).
 ///

@@ -99,6 +99,12 @@ impl LookupError {
 /// no user; `Err` means the store could not answer. A lookup that errors, panics or does not
 /// answer within the layer's timeout never fails the request by default.
 ///
+/// **Never block the thread in `lookup`.** The timeout bounds a lookup that *waits*; one that
+/// blocks its thread (synchronous I/O, a blocking client, a long computation) cannot be cut
+/// short: it holds that runtime worker, and every other request scheduled on it waits too.
+/// Run blocking work with `tokio::task::spawn_blocking` inside `lookup`, as the second example
+/// shows; the layer's timeout then bounds it like any other wait.
+///
 /// ```
 /// use sessionscope::{LookupError, SessionId, SessionLookup, SessionRecord};
 ///
@@ -107,6 +113,37 @@ impl LookupError {
 /// impl SessionLookup for Fixed {
 ///     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
 ///         Ok((id.expose() == "s-1").then(|| SessionRecord::for_user("alice")))
+///     }
+/// }
+/// ```
+///
+/// A store with a blocking client, kept off the async workers:
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessionscope::{LookupError, SessionId, SessionLookup, SessionRecord};
+///
+/// /// A client whose calls block the thread (a synchronous database driver, say).
+/// struct BlockingClient;
+///
+/// impl BlockingClient {
+///     fn user_of(&self, session: &str) -> std::io::Result<Option<String>> {
+///         Ok((session == "s-1").then(|| "alice".to_owned()))
+///     }
+/// }
+///
+/// struct BlockingStore(Arc<BlockingClient>);
+///
+/// impl SessionLookup for BlockingStore {
+///     async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, LookupError> {
+///         let (client, session) = (Arc::clone(&self.0), id.clone());
+///         // On tokio's blocking pool: the async worker stays free, and the layer's timeout
+///         // bounds the wait (the blocking call itself finishes in the background).
+///         let user = tokio::task::spawn_blocking(move || client.user_of(session.expose()))
+///             .await
+///             .map_err(|e| LookupError::with_source("the lookup task failed", e))?
+///             .map_err(|e| LookupError::with_source("the database failed", e))?;
+///         Ok(user.map(SessionRecord::for_user))
 ///     }
 /// }
 /// ```
