@@ -24,6 +24,7 @@ pub(crate) fn request_span(
 ) -> Span {
     let session = identity.and_then(|i| i.session.as_ref());
     // One macro call per level: a span's level is part of its call site.
+    #[cfg(feature = "opentelemetry")]
     macro_rules! request_span {
         ($level:expr) => {
             tracing::span!(
@@ -50,6 +51,31 @@ pub(crate) fn request_span(
                 url.path = Empty,
                 url.scheme = Empty,
                 error.type = Empty,
+            )
+        };
+    }
+    // Without OpenTelemetry, no field of its conventions: fewer fields to carry.
+    #[cfg(not(feature = "opentelemetry"))]
+    macro_rules! request_span {
+        ($level:expr) => {
+            tracing::span!(
+                $level,
+                "request",
+                correlation_id = %correlation_id,
+                session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
+                // Plain tokens are given as `display` (printed as they are, no escaping
+                // pass); the user id is a `str`, so text formatters quote it. Where the
+                // session id came from is told once, by the summary event, not on every line.
+                user.id = identity.and_then(|i| i.user_id.as_deref()),
+                lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
+                http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
+                http.route = http.route().map(tracing::field::display),
+                client.address = http.client_ip.map(tracing::field::display),
+                user_agent.original = http.user_agent.as_ref().map(|ua| ua.as_str()),
+                http.response.status_code = Empty,
+                investigation.id = Empty,
+                agent.phase = Empty,
+                operation = Empty,
             )
         };
     }
