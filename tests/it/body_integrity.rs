@@ -145,3 +145,27 @@ async fn body_is_not_read_when_an_earlier_source_gave_the_id() {
     assert_eq!(probe.handler.session_source.as_deref(), Some("header"));
     assert_eq!(probe.body_sha, digest(&body));
 }
+
+/// Body peek and the handler must agree: a body a full JSON parse refuses gives no id, and
+/// with `require_session` it is a malformed source (400), not a missing one (401).
+#[tokio::test]
+async fn body_peek_and_the_handler_must_agree() {
+    let strict = TestServer::start(
+        common::probe_routes().layer(SessionContextLayer::new(common::seeded_store()).require_session()),
+    )
+    .await;
+    for body in [
+        r#"{"session_id":"s-alice","x":"\ud800"}"#,
+        r#"{"session_id":1e999}"#,
+        r#"{"sess":1e100000,"session_id":"s-alice"}"#,
+    ] {
+        let response = strict.post("/probe").header("content-type", "application/json").body(body).send();
+        assert_eq!(response.await.unwrap().status(), 400, "{body}");
+    }
+    let fine = strict
+        .post("/probe")
+        .header("content-type", "application/json")
+        .body(r#"{"x":"\ud83d\ude00","session_id":"s-alice"}"#)
+        .send();
+    assert_eq!(fine.await.unwrap().status(), 200);
+}

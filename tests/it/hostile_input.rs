@@ -229,7 +229,8 @@ async fn hostile_json_bodies() {
     let (open, strict) = servers().await;
     let deep = "[".repeat(20_000) + &"]".repeat(20_000);
     let cases: Vec<(String, Option<&str>, u16)> = vec![
-        (format!(r#"{{"a":{deep},"session_id":"s-alice"}}"#), Some("s-alice"), 200),
+        // Nesting past serde_json's depth limit: no full parse accepts it, so no id (400).
+        (format!(r#"{{"a":{deep},"session_id":"s-alice"}}"#), None, 400),
         (deep.clone(), None, 401),
         (format!(r#"{{"session_id":{deep}}}"#), None, 400),
         (r#"{"session_id":12345}"#.into(), None, 400),
@@ -238,7 +239,8 @@ async fn hostile_json_bodies() {
         (r#"{"session_id":"s-alice","session_id":"s-bob"}"#.into(), None, 400),
         (format!(r#"{{"session_id":"{MARK} with space"}}"#), None, 400),
         (format!(r#"{{"session_id":"{MARK}\u0000"}}"#), None, 400),
-        (r#"{"session_id":"s-alice""#.into(), None, 401),
+        // Cut short: not JSON, so a malformed source (400), no id taken.
+        (r#"{"session_id":"s-alice""#.into(), None, 400),
     ];
     for (n, (body, expected, strict_status)) in cases.iter().enumerate() {
         let answer = raw(&open, &post_json(body.as_bytes(), &format!("hb-{n}"))).await;

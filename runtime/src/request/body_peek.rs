@@ -146,7 +146,13 @@ pub(crate) fn offer_head<B>(found: &mut Found, head: &Head<B>, field: &str) {
     match peeked {
         BodyPeek::Found(id) => found.offer(SessionSource::Body, Ok(id)),
         BodyPeek::Invalid(reason) => found.offer(SessionSource::Body, Err(reason)),
-        BodyPeek::Absent | BodyPeek::Malformed => {}
+        BodyPeek::Absent => {}
+        // A JSON body that does not parse is a malformed source, as the handler's own
+        // parse would find it: `require_session` answers 400, not 401.
+        BodyPeek::Malformed => {
+            found.invalid_seen = true;
+            tracing::debug!(target: "sessionscope::source", reason = "malformed_json", "ignored a body that is not valid JSON");
+        }
         // Present but unusable: malformed, like an id that fails validation.
         BodyPeek::NotAString | BodyPeek::Duplicate => {
             found.invalid_seen = true;
@@ -187,7 +193,10 @@ impl BodyPeek {
 /// Finds top-level `field` in a JSON object without building a document tree.
 ///
 /// Keys are compared after unescaping, so `"session\u005fid"` matches `session_id`, the same
-/// as the handler's own deserializer would see it.
+/// as the handler's own deserializer would see it. Every other value is checked as a full
+/// parse checks it (strings decoded, lone surrogates refused, numbers in range, nesting
+/// within serde_json's depth limit), so an id is only ever taken from a body that
+/// `serde_json` parses as a whole.
 pub(crate) fn peek_body(body: &[u8], field: &str) -> BodyPeek {
     // JSON text is UTF-8. Skipped values are not checked while scanning, so check the whole
     // body once; then a body is only ever peeked if the handler could parse it too.
@@ -197,7 +206,11 @@ pub(crate) fn peek_body(body: &[u8], field: &str) -> BodyPeek {
     let mut de = serde_json::Deserializer::from_str(text);
     let peeked =
         serde::de::DeserializeSeed::deserialize(FieldPeek { field }, &mut de).and_then(|p| de.end().map(|()| p));
-    peeked.unwrap_or(BodyPeek::Malformed)
+    peeked.unwrap_or_else(|error| match error.classify() {
+        // Valid JSON that is not an object (an array, a string): it has no such field.
+        serde_json::error::Category::Data => BodyPeek::Absent,
+        _ => BodyPeek::Malformed,
+    })
 }
 
 struct FieldPeek<'f> {
@@ -223,9 +236,9 @@ impl<'de> serde::de::Visitor<'de> for FieldPeek<'_> {
         let mut result = BodyPeek::Absent;
         while let Some(matches) = map.next_key_seed(KeyIs(self.field))? {
             if !matches {
-                map.next_value::<serde::de::IgnoredAny>()?;
+                map.next_value::<Checked>()?;
             } else if result != BodyPeek::Absent {
-                map.next_value::<serde::de::IgnoredAny>()?;
+                map.next_value::<Checked>()?;
                 result = BodyPeek::Duplicate;
             } else {
                 result = map.next_value::<IdValue>()?.0;
@@ -303,14 +316,68 @@ impl<'de> serde::de::Visitor<'de> for IdValueVisitor {
         Ok(IdValue(BodyPeek::NotAString))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<IdValue, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(IdValue(BodyPeek::NotAString))
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<IdValue, A::Error> {
+        CheckedVisitor.visit_seq(seq).map(|Checked| IdValue(BodyPeek::NotAString))
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<IdValue, A::Error> {
-        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-        Ok(IdValue(BodyPeek::NotAString))
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<IdValue, A::Error> {
+        CheckedVisitor.visit_map(map).map(|Checked| IdValue(BodyPeek::NotAString))
+    }
+}
+
+/// A value skipped, but checked the way a full parse checks it: strings are decoded (a lone
+/// surrogate is refused), numbers must be in range, nested values likewise, within
+/// serde_json's depth limit. Nothing is kept. (`IgnoredAny` skips strings and numbers
+/// without these checks.)
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
     }
 }
 
@@ -341,14 +408,38 @@ mod tests {
         assert_eq!(peek(r#"{"session_id":{"x":[1,2]}}"#), BodyPeek::NotAString);
         assert_eq!(peek(r#"{"session_id":"a b"}"#), BodyPeek::Invalid(InvalidSessionId::BadByte(1)));
         assert_eq!(peek(r#"{"session_id":"s-1"} trailing"#), BodyPeek::Malformed);
-        assert_eq!(peek(r#"["session_id","s-1"]"#), BodyPeek::Malformed);
-        assert_eq!(peek(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))), BodyPeek::Malformed);
-        // Deep nesting in another field is skipped without recursion: no stack overflow, and
-        // the object is still well formed, so its id counts.
+        assert_eq!(peek(r#"["session_id","s-1"]"#), BodyPeek::Absent, "JSON, but not an object");
+        assert_eq!(peek(r#""session_id""#), BodyPeek::Absent);
+        assert_eq!(peek(r#"{"session_id":"s-1""#), BodyPeek::Malformed, "cut short");
+        // Deep nesting is checked as a full parse checks it: past serde_json's depth limit the
+        // body does not parse (for the handler either), so no id is taken; no stack overflow.
         let bomb = format!(r#"{{"a":{}1{},"session_id":"s-1"}}"#, "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(peek(&bomb), found("s-1"));
+        assert_eq!(peek(&bomb), BodyPeek::Malformed);
         let deep_id = format!(r#"{{"session_id":{}1{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(peek(&deep_id), BodyPeek::NotAString);
+        assert_eq!(peek(&deep_id), BodyPeek::Malformed);
+        let shallow = format!(r#"{{"a":{}1{},"session_id":"s-1"}}"#, "[".repeat(100), "]".repeat(100));
+        assert_eq!(peek(&shallow), found("s-1"), "nesting a full parse accepts is fine");
+    }
+
+    /// Body peek and the handler must agree: an id is taken only from a body that a full
+    /// `serde_json` parse accepts (the cases the attack run and the fuzzer found).
+    #[test]
+    fn body_peek_and_the_handler_must_agree() {
+        for body in [
+            r#"{"session_id":"s-1","x":"\ud800"}"#,
+            r#"{"x":"\udc00","session_id":"s-1"}"#,
+            r#"{"session_id":1e999}"#,
+            r#"{"sess":1e100000,"session_id":"zQ-QQQ1"}"#,
+            r#"{"session_id":"s-1","n":-1e400}"#,
+            r#"{"session_id":"s-1","a":[1,"\ud83d"]}"#,
+        ] {
+            assert!(serde_json::from_str::<serde_json::Value>(body).is_err(), "a full parse refuses {body}");
+            assert_eq!(peek(body), BodyPeek::Malformed, "{body}");
+        }
+        for body in [r#"{"session_id":"s-1","x":"\ud83d\ude00"}"#, r#"{"n":1e308,"session_id":"s-1"}"#] {
+            assert!(serde_json::from_str::<serde_json::Value>(body).is_ok(), "{body}");
+            assert_eq!(peek(body), found("s-1"), "{body}");
+        }
     }
 
     #[test]
