@@ -40,6 +40,7 @@ fn non_empty_text(lit: &syn::LitStr, name: &str, errors: &mut Errors) {
 
 pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
     signature(&handler.sig, errors);
+    written_twice(handler, errors);
     for param in &handler.params {
         if let syn::FnArg::Receiver(receiver) = &param.arg {
             errors.at(
@@ -62,6 +63,19 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
         );
     }
     body(handler, errors);
+}
+
+/// The attribute again below this one (`#[with_session_context]` or a path ending in it)
+/// would give one request two contexts, each with its own correlation id.
+fn written_twice(handler: &Handler, errors: &mut Errors) {
+    for attr in &handler.attrs {
+        if attr.path().segments.last().is_some_and(|segment| segment.ident == "with_session_context") {
+            errors.at(
+                attr,
+                "`#[with_session_context]` is written twice: one request would get two contexts with two correlation ids; remove one and put every option in the other",
+            );
+        }
+    }
 }
 
 fn signature(sig: &syn::Signature, errors: &mut Errors) {
