@@ -23,10 +23,10 @@ pub(crate) fn request_span(
     quiet: bool,
 ) -> Span {
     let session = identity.and_then(|i| i.session.as_ref());
-    // One macro call per level: a span's level is part of its call site.
-    #[cfg(feature = "opentelemetry")]
+    // One macro call per level: a span's level is part of its call site. Fields after the
+    // level are the OpenTelemetry conventions' own, declared only with that feature.
     macro_rules! request_span {
-        ($level:expr) => {
+        ($level:expr $(, $($extra:tt)+)?) => {
             tracing::span!(
                 $level,
                 "request",
@@ -45,37 +45,7 @@ pub(crate) fn request_span(
                 investigation.id = Empty,
                 agent.phase = Empty,
                 operation = Empty,
-                otel.name = Empty,
-                otel.kind = Empty,
-                otel.status_code = Empty,
-                url.path = Empty,
-                url.scheme = Empty,
-                error.type = Empty,
-            )
-        };
-    }
-    // Without OpenTelemetry, no field of its conventions: fewer fields to carry.
-    #[cfg(not(feature = "opentelemetry"))]
-    macro_rules! request_span {
-        ($level:expr) => {
-            tracing::span!(
-                $level,
-                "request",
-                correlation_id = %correlation_id,
-                session.id = session.map(|(id, _)| tracing::field::display(id.fingerprint())),
-                // Plain tokens are given as `display` (printed as they are, no escaping
-                // pass); the user id is a `str`, so text formatters quote it. Where the
-                // session id came from is told once, by the summary event, not on every line.
-                user.id = identity.and_then(|i| i.user_id.as_deref()),
-                lookup.outcome = identity.map(|i| tracing::field::display(i.outcome.as_str())),
-                http.request.method = http.method.as_ref().map(|m| tracing::field::display(m.as_str())),
-                http.route = http.route().map(tracing::field::display),
-                client.address = http.client_ip.map(tracing::field::display),
-                user_agent.original = http.user_agent.as_ref().map(|ua| ua.as_str()),
-                http.response.status_code = Empty,
-                investigation.id = Empty,
-                agent.phase = Empty,
-                operation = Empty,
+                $($($extra)+)?
             )
         };
     }
@@ -92,14 +62,20 @@ pub(crate) fn request_span(
         };
         let path = http.uri.as_ref().map(http::Uri::path);
         let scheme = http.uri.as_ref().map(|uri| uri.scheme_str().unwrap_or("http"));
-        let span = if quiet { request_span!(tracing::Level::DEBUG) } else { request_span!(tracing::Level::INFO) };
-        if !span.is_disabled() {
-            span.record("otel.name", name.as_str());
-            span.record("otel.kind", "server");
-            span.record("url.path", path);
-            span.record("url.scheme", scheme);
+        macro_rules! with_conventions {
+            ($level:expr) => {
+                request_span!(
+                    $level,
+                    otel.name = name.as_str(),
+                    otel.kind = "server",
+                    otel.status_code = Empty,
+                    url.path = path,
+                    url.scheme = scheme,
+                    error.type = Empty,
+                )
+            };
         }
-        span
+        if quiet { with_conventions!(tracing::Level::DEBUG) } else { with_conventions!(tracing::Level::INFO) }
     }
 }
 
