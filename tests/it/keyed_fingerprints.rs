@@ -7,8 +7,6 @@
 
 use crate::common;
 
-use std::process::Command;
-
 use axum::Router;
 use axum::routing::get;
 use common::{TestServer, seeded_store};
@@ -25,14 +23,7 @@ const UNKEYED_ALICE: &str = "b6356bcd0c73054d";
 
 #[test]
 fn a_shared_key_makes_every_fingerprint_keyed() {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["keyed_fingerprints::child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("1 passed"), "the child test ran:\n{stdout}");
+    common::run_in_child_process("keyed_fingerprints::child", CHILD);
 }
 
 #[test]

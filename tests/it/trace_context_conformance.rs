@@ -90,14 +90,7 @@ const CHILD: &str = "SESSIONSCOPE_OTEL_LAYER_MISSING_CHILD";
 /// warning is once per process.
 #[test]
 fn a_traceparent_without_an_opentelemetry_layer_is_warned_about_once() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["trace_context_conformance::missing_layer_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("1 passed"), "the child test ran:\n{stdout}");
+    common::run_in_child_process("trace_context_conformance::missing_layer_child", CHILD);
 }
 
 #[tokio::test]

@@ -190,3 +190,17 @@ pub async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -
 pub fn correlation_header(response: &reqwest::Response) -> String {
     response.headers().get("x-correlation-id").expect("x-correlation-id on every response").to_str().unwrap().to_owned()
 }
+
+/// Runs one test of this binary, `name`, in a child process with `flag` set in its
+/// environment, and asserts it ran and passed. For what is once per process (a key, a
+/// warning): the child test returns at once unless `flag` is set.
+pub fn run_in_child_process(name: &str, flag: &str) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(flag, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the child failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("1 passed"), "the child test ran:\n{stdout}");
+}
