@@ -81,13 +81,30 @@ use proc_macro::TokenStream;
 ///
 /// Unknown and repeated options are compile errors.
 ///
-/// # The body argument
+/// # Where the typed session id comes from
 ///
-/// The macro finds it: the argument whose type is written `Json<T>` (under any path). It must
-/// be the last argument and `T` must implement
-/// [`SessionIdSource`](../sessionscope/trait.SessionIdSource.html) (derive it; `serde_json::Value`
-/// reads its top-level `session_id` field). Another extractor whose type implements
-/// `SessionIdSource` (`Query<T>`, one of your own) is marked with `#[session_body]`:
+/// The macro finds the body by its type, not by how it is written:
+///
+/// - **The request body** (the last argument, through which axum reads the body) is read
+///   when its type implements [`SessionIdSource`](../sessionscope/trait.SessionIdSource.html):
+///   `Json<T>`, `Option<Json<T>>`, `Result<Json<T>, JsonRejection>`, a type alias of one, a
+///   renamed `Json`, `serde_json::Value` in any of these. Derive `SessionIdSource` on `T`.
+/// - A body **written** `Json<T>` (or an `Option` or `Result` of one) must have a `T` that
+///   implements it: forgetting the derive is a compile error, never a silent 401. A body that
+///   carries no session id says so with `#[session_body(none)]`:
+///
+/// ```
+/// # use axum::Json;
+/// # use sessionscope::with_session_context;
+/// #[with_session_context]
+/// async fn import(#[session_body(none)] Json(items): Json<Vec<String>>) -> String {
+///     items.len().to_string()
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::post(import));
+/// ```
+///
+/// - **Another extractor** whose type implements `SessionIdSource` (`Query<T>`, one of your
+///   own), in any position, is read when marked `#[session_body]` (one argument at most):
 ///
 /// ```
 /// # use axum::extract::Query;
@@ -99,14 +116,14 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// #[with_session_context]
-/// async fn list(#[session_body] page: Query<Page>) -> String {
+/// async fn list(#[session_body] page: Query<Page>, headers: axum::http::HeaderMap) -> String {
 ///     page.0.sid.unwrap_or_default()
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(list));
 /// ```
 ///
-/// A `Json<T>` body that carries no session id at all implements `SessionIdSource` by hand,
-/// returning `None`.
+/// Typed ids rank after the header, query, cookie and body-peek sources, in argument order;
+/// disagreeing ids are logged with both fingerprints.
 ///
 /// # The generated handler
 ///

@@ -154,6 +154,18 @@ pub(crate) struct Param {
     pub(crate) markers: Vec<Attribute>,
 }
 
+/// What a `#[session_body]` marker asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    /// No marker: the macro decides from the argument's type.
+    Unmarked,
+    /// `#[session_body]`: read the session id from this argument; its type must implement
+    /// `SessionIdSource`.
+    Read,
+    /// `#[session_body(none)]`: never read the session id from this argument.
+    Skip,
+}
+
 impl Param {
     /// The typed argument, `None` for `self`.
     pub(crate) fn typed(&self) -> Option<&syn::PatType> {
@@ -162,6 +174,20 @@ impl Param {
             syn::FnArg::Receiver(_) => None,
         }
     }
+
+    /// The first marker's meaning (validation reports any further or malformed one).
+    pub(crate) fn marker(&self) -> Marker {
+        match self.markers.first().map(|marker| &marker.meta) {
+            None => Marker::Unmarked,
+            Some(syn::Meta::List(list)) if is_none(&list.tokens) => Marker::Skip,
+            Some(_) => Marker::Read,
+        }
+    }
+}
+
+/// `none`, the only argument `#[session_body(..)]` takes.
+pub(crate) fn is_none(tokens: &TokenStream) -> bool {
+    syn::parse2::<syn::Ident>(tokens.clone()).is_ok_and(|ident| ident == "none")
 }
 
 pub(crate) fn handler(item: TokenStream) -> syn::Result<Handler> {

@@ -2,7 +2,7 @@
 
 use quote::ToTokens;
 
-use super::parse::{BODY_MARKER, Handler, Options, Param};
+use super::parse::{BODY_MARKER, Handler, Marker, Options, Param, is_none};
 use crate::errors::{Errors, set_once};
 
 /// Axum implements `Handler` for functions of at most this many arguments.
@@ -12,7 +12,8 @@ const AXUM_MAX_ARGS: usize = 16;
 pub(crate) const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 
 pub(crate) fn options(options: &Options, errors: &mut Errors) {
-    if let Some(level) = options.level.as_ref().filter(|l| !LEVELS.contains(&l.value().as_str())) {
+    // Any case, as tracing's own `Level::from_str` accepts.
+    if let Some(level) = options.level.as_ref().filter(|l| !LEVELS.contains(&l.value().to_lowercase().as_str())) {
         errors.at(
             level,
             format!(
@@ -99,16 +100,28 @@ fn signature(sig: &syn::Signature, errors: &mut Errors) {
 fn markers(param: &Param, errors: &mut Errors) {
     let mut seen = None;
     for marker in &param.markers {
-        if !matches!(marker.meta, syn::Meta::Path(_)) {
-            errors.at(&marker.meta, format!("`#[{BODY_MARKER}]` takes no arguments; write just `#[{BODY_MARKER}]`"));
+        let well_formed = match &marker.meta {
+            syn::Meta::Path(_) => true,
+            syn::Meta::List(list) => is_none(&list.tokens),
+            syn::Meta::NameValue(_) => false,
+        };
+        if !well_formed {
+            errors.at(
+                &marker.meta,
+                format!(
+                    "`#[{BODY_MARKER}]` takes nothing or `none`: `#[{BODY_MARKER}]` reads the session id from this argument, `#[{BODY_MARKER}(none)]` never does"
+                ),
+            );
         }
         set_once(errors, &mut seen, (), marker, || format!("duplicate `#[{BODY_MARKER}]`; give it once"));
     }
 }
 
-/// At most one body argument, and it comes last.
+/// At most one request body (a `Json` argument), and it comes last; at most one argument
+/// marked `#[session_body]`; `#[session_body(none)]` only where a body could be read.
 fn body(handler: &Handler, errors: &mut Errors) {
-    let bodies = body_params(handler);
+    let last = handler.params.len().saturating_sub(1);
+    let bodies: Vec<usize> = (0..handler.params.len()).filter(|&i| is_json_param(&handler.params[i])).collect();
     let mut kept: Option<String> = None;
     for &index in &bodies {
         let param = &handler.params[index];
@@ -122,7 +135,7 @@ fn body(handler: &Handler, errors: &mut Errors) {
         set_once(errors, &mut kept, this.clone(), &param.arg, duplicate);
     }
     if let [index] = bodies[..] {
-        if index + 1 != handler.params.len() {
+        if index != last {
             let param = &handler.params[index];
             errors.at(
                 &param.arg,
@@ -133,31 +146,81 @@ fn body(handler: &Handler, errors: &mut Errors) {
             );
         }
     }
+    let mut marked: Option<String> = None;
+    for (index, param) in handler.params.iter().enumerate() {
+        match param.marker() {
+            Marker::Read => {
+                let this = name(param);
+                let first = marked.clone().unwrap_or_default();
+                let duplicate = || {
+                    format!(
+                        "two arguments marked `#[{BODY_MARKER}]` (`{first}` and `{this}`): the marker names the one extractor the session id is read from; keep it on one"
+                    )
+                };
+                set_once(errors, &mut marked, this.clone(), &param.markers[0], duplicate);
+            }
+            Marker::Skip if index != last && !is_json_param(param) => errors.at(
+                &param.markers[0],
+                format!(
+                    "`#[{BODY_MARKER}(none)]` goes on the request body (the last argument), to say no session id is read from it; `{}` is not read anyway, so remove the marker",
+                    name(param)
+                ),
+            ),
+            Marker::Skip | Marker::Unmarked => {}
+        }
+    }
 }
 
 fn name(param: &Param) -> String {
     param.typed().map(|t| t.pat.to_token_stream().to_string()).unwrap_or_default()
 }
 
-/// The arguments the session id may be read from: typed `Json<..>`, or marked `#[session_body]`.
-pub(crate) fn body_params(handler: &Handler) -> Vec<usize> {
+/// How the session id is read from one argument.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// The type must implement `SessionIdSource` (a compile error names the fix otherwise):
+    /// arguments marked `#[session_body]` and bodies written as `Json<T>`.
+    Required,
+    /// Read when the type implements `SessionIdSource`, else nothing: the last argument
+    /// (axum's request body) when its type is not visibly `Json`, such as an alias.
+    IfSource,
+}
+
+/// The arguments the session id is read from, in argument order.
+pub(crate) fn sources(handler: &Handler) -> Vec<(usize, Read)> {
+    let last = handler.params.len().checked_sub(1);
     handler
         .params
         .iter()
         .enumerate()
-        .filter(|(_, p)| !p.markers.is_empty() || p.typed().is_some_and(|t| is_json(&t.ty)))
-        .map(|(i, _)| i)
+        .filter_map(|(index, param)| match param.marker() {
+            Marker::Read => Some((index, Read::Required)),
+            Marker::Skip => None,
+            Marker::Unmarked if is_json_param(param) => Some((index, Read::Required)),
+            Marker::Unmarked if Some(index) == last && param.typed().is_some() => Some((index, Read::IfSource)),
+            Marker::Unmarked => None,
+        })
         .collect()
 }
 
-/// `Json<T>` under any path (`axum::Json<T>`, `Json<T>`).
-fn is_json(ty: &syn::Type) -> bool {
+fn is_json_param(param: &Param) -> bool {
+    param.typed().is_some_and(|typed| is_json_body(&typed.ty))
+}
+
+/// A body written as `Json<T>` (under any path), or `Option`/`Result` of one: the forms
+/// where a missing `SessionIdSource` can only be a mistake.
+fn is_json_body(ty: &syn::Type) -> bool {
     match ty {
         syn::Type::Path(path) if path.qself.is_none() => path.path.segments.last().is_some_and(|segment| {
-            segment.ident == "Json" && matches!(segment.arguments, syn::PathArguments::AngleBracketed(_))
+            let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else { return false };
+            if segment.ident == "Json" {
+                return true;
+            }
+            let wraps = segment.ident == "Option" || segment.ident == "Result";
+            wraps && matches!(arguments.args.first(), Some(syn::GenericArgument::Type(inner)) if is_json_body(inner))
         }),
-        syn::Type::Paren(inner) => is_json(&inner.elem),
-        syn::Type::Group(inner) => is_json(&inner.elem),
+        syn::Type::Paren(inner) => is_json_body(&inner.elem),
+        syn::Type::Group(inner) => is_json_body(&inner.elem),
         _ => false,
     }
 }

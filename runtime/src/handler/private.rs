@@ -82,7 +82,8 @@ pub struct Options {
     pub phase: Option<&'static str>,
 }
 
-/// The ids read from the handler's typed body, taken before the body moves into the handler.
+/// The ids read from one typed argument of the handler (its body, or an extractor marked
+/// `#[session_body]`), taken before the argument moves into the handler.
 #[derive(Debug, Default)]
 pub struct TypedIds {
     session: Option<Result<SessionId, InvalidSessionId>>,
@@ -92,27 +93,68 @@ pub struct TypedIds {
 impl TypedIds {
     /// Reads the ids of `body`.
     pub fn of<T: SessionIdSource + ?Sized>(body: &T) -> Self {
-        Self { session: body.session_id().map(SessionId::parse), investigation: body.investigation_id().map(Arc::from) }
+        Self::read(body, T::session_id, T::investigation_id)
     }
 
-    /// A handler without a typed body.
-    pub fn none() -> Self {
-        Self::default()
+    /// Reads the ids of `value` through the two methods of its `SessionIdSource`, which the
+    /// macro names by qualified path so a missing impl is reported at the user's type.
+    pub fn read<T: ?Sized>(value: &T, session: fn(&T) -> Option<&str>, investigation: fn(&T) -> Option<&str>) -> Self {
+        Self { session: session(value).map(SessionId::parse), investigation: investigation(value).map(Arc::from) }
+    }
+}
+
+/// The last argument, probed by type: `(&Probe(&arg)).typed_ids()` resolves to
+/// [`ReadIfSource`] when the type implements [`SessionIdSource`] (however the type is
+/// written: an alias, a renamed `Json`, an `Option` or `Result` of one) and to
+/// [`ReadNothing`] otherwise.
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// The reading half of [`Probe`].
+pub trait ReadIfSource {
+    /// The ids the argument carries.
+    fn typed_ids(&self) -> TypedIds;
+}
+
+impl<T: SessionIdSource + ?Sized> ReadIfSource for Probe<'_, T> {
+    fn typed_ids(&self) -> TypedIds {
+        TypedIds::of(self.0)
+    }
+}
+
+/// The fallback half of [`Probe`]: a type that names no session id.
+pub trait ReadNothing {
+    /// No ids.
+    fn typed_ids(&self) -> TypedIds;
+}
+
+impl<T: ?Sized> ReadNothing for &Probe<'_, T> {
+    fn typed_ids(&self) -> TypedIds {
+        TypedIds::default()
     }
 }
 
 /// Runs one request through a `#[with_session_context]` handler.
-pub async fn run<F, M>(entry: Entry, options: Options, typed: TypedIds, make_span: M, handler: F) -> Response
+pub async fn run<F, M, const N: usize>(
+    entry: Entry,
+    options: Options,
+    typed: [TypedIds; N],
+    make_span: M,
+    handler: F,
+) -> Response
 where
-    F: Future,
-    F::Output: IntoResponse,
+    F: Future<Output = Response>,
     M: FnOnce(&Span) -> Span,
 {
     let Entry { ctx, mode } = entry;
     ctx.set_operation(options.operation);
     let standalone = matches!(mode, Mode::Standalone { .. });
-    settle(&ctx, mode, typed.session).await;
-    if let Some(investigation) = typed.investigation {
+    let mut investigation = None;
+    let sessions = typed.map(|ids| {
+        investigation = investigation.take().or(ids.investigation);
+        ids.session
+    });
+    settle(&ctx, mode, sessions).await;
+    if let Some(investigation) = investigation {
         ctx.set_investigation_id(investigation);
     }
     if let Some(phase) = options.phase {
@@ -123,8 +165,7 @@ where
         Err(rejection) => rejection.into_response(),
         Ok(()) => {
             let operation = make_span(ctx.span());
-            crate::scope::scope(Arc::clone(&ctx), async move { handler.await.into_response() }.instrument(operation))
-                .await
+            crate::scope::scope(Arc::clone(&ctx), handler.instrument(operation)).await
         }
     };
     if standalone {
@@ -136,16 +177,20 @@ where
 
 /// Settles the identity once: from the layer's answer, else from header/query/cookie and the
 /// typed body in priority order, looked up through the store that applies.
-async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId, InvalidSessionId>>) {
+async fn settle<const N: usize>(
+    ctx: &RequestContext,
+    mode: Mode,
+    typed: [Option<Result<SessionId, InvalidSessionId>>; N],
+) {
     let span = ctx.span();
     let (mut found, lookup, (timeout, warnings)) = match mode {
         Mode::Layer(handoff) => {
             if let Some(kept) = ctx.session_id().zip(ctx.session_source()) {
                 // The layer settled it: the typed body can only disagree (logged), never
                 // cause a second lookup.
-                if let Some(typed) = typed {
+                if typed.iter().any(Option::is_some) {
                     let mut found = Found::with_chosen(kept.0.clone(), kept.1);
-                    found.offer(SessionSource::TypedBody, typed);
+                    offer_typed(&mut found, typed);
                     span.in_scope(|| found.emit());
                 }
                 return;
@@ -163,8 +208,8 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
             (found, lookup, (DEFAULT_CONFIG.timeout, Arc::clone(&DEFAULT_CONFIG.lookup_warnings)))
         }
     };
-    if let Some(typed) = typed {
-        found.offer(SessionSource::TypedBody, typed);
+    if typed.iter().any(Option::is_some) {
+        offer_typed(&mut found, typed);
         span.in_scope(|| found.emit());
     }
     if found.invalid_seen {
@@ -173,4 +218,11 @@ async fn settle(ctx: &RequestContext, mode: Mode, typed: Option<Result<SessionId
     let identity =
         crate::request::settle::settle(lookup.as_ref(), timeout, &warnings, found.chosen, ctx.started_at(), span);
     ctx.settle_identity(identity.await);
+}
+
+/// Offers the typed arguments' ids, in argument order, after every other source.
+fn offer_typed<const N: usize>(found: &mut Found, typed: [Option<Result<SessionId, InvalidSessionId>>; N]) {
+    for session in typed.into_iter().flatten() {
+        found.offer(SessionSource::TypedBody, session);
+    }
 }

@@ -44,7 +44,9 @@ use std::sync::Arc;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `SessionIdSource`",
     label = "the handler's body type must say which field holds the session id",
-    note = "add `#[derive(SessionIdSource)]` to `{Self}` and mark its session id field with `#[session_id]`"
+    note = "if `{Self}` is your type, add `#[derive(SessionIdSource)]` to it and mark its session id field with `#[session_id]`",
+    note = "for a type you cannot derive on (a `Vec`, another crate's type), wrap it in a newtype of your own that derives or implements `SessionIdSource`",
+    note = "if this body carries no session id, write `#[session_body(none)]` on the argument"
 )]
 pub trait SessionIdSource {
     /// The raw session id the body carries, if any. It is validated before use.
@@ -94,6 +96,17 @@ impl<T: SessionIdSource> SessionIdSource for Option<T> {
 
     fn investigation_id(&self) -> Option<&str> {
         self.as_ref()?.investigation_id()
+    }
+}
+
+/// `Result<Json<T>, JsonRejection>` and friends: a rejected body carries no id.
+impl<T: SessionIdSource, E> SessionIdSource for Result<T, E> {
+    fn session_id(&self) -> Option<&str> {
+        self.as_ref().ok()?.session_id()
+    }
+
+    fn investigation_id(&self) -> Option<&str> {
+        self.as_ref().ok()?.investigation_id()
     }
 }
 
@@ -230,6 +243,8 @@ mod tests {
         assert_eq!(body.session_id(), Some("s-1"));
         assert_eq!(Some(&body).session_id(), Some("s-1"));
         assert_eq!(None::<axum::Json<Body>>.session_id(), None);
+        assert_eq!(Ok::<_, ()>(axum::Json(Body(Some("s-3".into())))).session_id(), Some("s-3"));
+        assert_eq!(Err::<axum::Json<Body>, _>(()).session_id(), None);
         assert_eq!(Body(None).session_id(), None);
         let value = serde_json::json!({"session_id": "s-2", "investigation_id": "inv-1"});
         assert_eq!((value.session_id(), value.investigation_id()), (Some("s-2"), Some("inv-1")));

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sessionscope::{SessionIdSource, with_session_context};
 
 #[derive(Deserialize, SessionIdSource)]
-struct CreateInvestigation {
+pub struct CreateInvestigation {
     #[session_id]
     session_id: String,
     #[investigation_id]
@@ -17,7 +17,7 @@ struct CreateInvestigation {
 }
 
 #[derive(Clone)]
-struct AppState {
+pub struct AppState {
     prefix: &'static str,
 }
 
