@@ -127,15 +127,61 @@ use proc_macro::TokenStream;
 ///
 /// # The generated handler
 ///
-/// It keeps the name, visibility, attributes and doc comments; the function as written
-/// becomes an inner function called with the same arguments. The wrapper takes one more
-/// argument first (so at most 15 of yours, axum's limit being 16) and returns
-/// `axum::response::Response`. `#[axum::debug_handler]` works when written **below**
-/// `#[with_session_context]`, so it checks the handler axum will call.
+/// It keeps the name, visibility, attributes, doc comments and number of arguments; the
+/// function as written becomes an inner function called with the same arguments. The
+/// wrapper takes [`ContextEntry`](../sessionscope/handler/struct.ContextEntry.html) paired
+/// with its first argument, `(ContextEntry, First)` (alone when it has none), and returns
+/// `axum::response::Response`. An unused handler is still reported by `dead_code`.
+///
+/// `#[axum::debug_handler]` works above or below `#[with_session_context]`, and
+/// `#[tracing::instrument]` below it instruments the function as written (its arguments as
+/// you named them, inside the request context). Above, a handler without arguments is the
+/// one exception to `debug_handler`: it counts the one argument the wrapper takes; write it
+/// below there.
 ///
 /// A rejection by one of the handler's own extractors (a malformed JSON body, say) is sent
 /// by axum before the handler runs: without the layer, that response has no
 /// `x-correlation-id`. Install `SessionContextLayer` to cover every response.
+///
+/// # Testing a handler
+///
+/// The handler is an axum handler: call it with a request through axum's
+/// [`Handler::call`](https://docs.rs/axum/latest/axum/handler/trait.Handler.html#tymethod.call).
+/// Without a layer it opens the context itself, so headers and a store put in the
+/// request's extensions behave as in a running service:
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::body::Body;
+/// use axum::handler::Handler as _;
+/// use axum::http::Request;
+/// use sessionscope::{MemoryStore, SessionRecord, SharedLookup, with_session_context};
+///
+/// #[with_session_context(require_user)]
+/// async fn whoami() -> String {
+///     sessionscope::user_id().unwrap_or_default().to_string()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemoryStore::new();
+/// let session = store.create(SessionRecord::for_user("alice"), Duration::from_secs(60));
+///
+/// // No session id: `require_user` answers 401.
+/// let response = whoami.call(Request::new(Body::empty()), ()).await;
+/// assert_eq!(response.status(), 401);
+///
+/// let mut request = Request::builder()
+///     .header("x-session-id", session.expose())
+///     .header("x-correlation-id", "test-1")
+///     .body(Body::empty())
+///     .unwrap();
+/// request.extensions_mut().insert(SharedLookup::new(store));
+/// let response = whoami.call(request, ()).await;
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(response.headers()["x-correlation-id"], "test-1");
+/// # }
+/// ```
 #[proc_macro_attribute]
 pub fn with_session_context(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(args.into(), item.into()).into()

@@ -98,3 +98,32 @@ async fn context_does_not_leak_between_requests() {
     assert_ne!(a.correlation_id, b.correlation_id);
     assert!(sessionscope::current().is_none());
 }
+
+// Issue 14, item 13: `#[tracing::instrument]` below the attribute instruments the function
+// as written, inside the operation span, and its arguments by the names the user gave them.
+#[with_session_context(operation = "op")]
+#[tracing::instrument(level = "info", skip_all, fields(item = id))]
+async fn instrumented(axum::extract::Path(id): axum::extract::Path<u32>) -> Json<Seen> {
+    tracing::info!("inside the instrumented handler");
+    Seen::now()
+}
+
+#[tokio::test]
+async fn instrument_below_runs_inside_the_request_context() {
+    let capture = sessionscope::testing::capture();
+    let store = Counting::new(seeded_store());
+    let router =
+        Router::new().route("/instrumented/{id}", get(instrumented)).layer(Extension(SharedLookup::new(store.clone())));
+    let server = TestServer::start(router).await;
+    let response = server.get("/instrumented/7").header("x-session-id", "s-alice").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let correlation_id = correlation_header(&response);
+    let events = capture.events_for(&correlation_id);
+    let inside = events.iter().find(|e| e.message() == "inside the instrumented handler").expect("the event");
+    assert_eq!(inside.field("user.id"), Some("alice"));
+    assert_eq!(inside.field("item"), Some("7"));
+    // The instrument span keeps the handler's name, inside the operation span.
+    let names: Vec<&str> = inside.spans.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(names.ends_with(&["op", "instrumented"]), "{names:?}");
+    assert!(names.iter().all(|name| !name.starts_with("__")), "{names:?}");
+}

@@ -14,16 +14,28 @@ pub(crate) fn handler(options: &Options, handler: &Handler) -> TokenStream {
     let private = quote!(#krate::__private);
     let Handler { attrs, vis, sig, brace, body, params } = handler;
     let outer_names: Vec<syn::Ident> = params.iter().enumerate().map(|(i, p)| outer_name(i, p)).collect();
-    let outer_params = params.iter().zip(&outer_names).map(|(param, name)| {
-        let ty = &param.typed().expect("validated: no receiver").ty;
-        quote!(#name: #ty)
-    });
+    let entry = quote!(#krate::handler::ContextEntry);
+    // The entry travels with the first argument, `(entry, first): (ContextEntry, First)`, so
+    // the handler keeps the arity it was written with: a call with the user's arguments (by
+    // `#[axum::debug_handler]` above this attribute) still type-checks.
+    let outer_params: Vec<TokenStream> = params
+        .iter()
+        .zip(&outer_names)
+        .enumerate()
+        .map(|(index, (param, name))| {
+            let ty = &param.typed().expect("validated: no receiver").ty;
+            if index == 0 { quote!((__sessionscope_entry, #name): (#entry, #ty)) } else { quote!(#name: #ty) }
+        })
+        .collect();
+    let outer_params = if outer_params.is_empty() { vec![quote!(__sessionscope_entry: #entry)] } else { outer_params };
     let inner_params = params.iter().map(|p| &p.arg);
 
-    // `#[instrument]` below this attribute instruments the function as written: its
-    // arguments as the user named them, inside the request context.
-    let (instrument, attrs): (Vec<&syn::Attribute>, Vec<&syn::Attribute>) =
-        attrs.iter().partition(|attr| attr.path().segments.last().is_some_and(|segment| segment.ident == "instrument"));
+    // `#[instrument]` and `#[debug_handler]` below this attribute go on the function as
+    // written: one instruments its arguments as the user named them, inside the request
+    // context; the other checks the user's extractors and output.
+    let (for_inner, attrs): (Vec<&syn::Attribute>, Vec<&syn::Attribute>) =
+        attrs.iter().partition(|attr| is_for_inner(attr));
+    let for_inner: Vec<syn::Attribute> = for_inner.into_iter().map(|attr| named_after(attr, &sig.ident)).collect();
     let inner = {
         let mut sig = sig.clone();
         sig.ident = format_ident!("__sessionscope_handler");
@@ -31,7 +43,7 @@ pub(crate) fn handler(options: &Options, handler: &Handler) -> TokenStream {
         let mut tokens = quote! {
             // Handlers are async and take extractors by value whatever their body does.
             #[allow(clippy::unused_async, clippy::needless_pass_by_value)]
-            #(#instrument)*
+            #(#for_inner)*
             #sig
         };
         brace.surround(&mut tokens, |t| body.to_tokens(t));
@@ -85,10 +97,7 @@ pub(crate) fn handler(options: &Options, handler: &Handler) -> TokenStream {
             quote!(#private::IntoResponse::into_response(__sessionscope_handler #turbofish (#(#outer_names),*).await));
         respan(call, at)
     };
-    let wrapper_params = quote! {
-        __sessionscope_entry: #private::Entry,
-        #(#outer_params),*
-    };
+    let wrapper_params = quote!(#(#outer_params),*);
     let wrapper_body = quote! {
         #inner
 
@@ -167,4 +176,42 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             tree
         })
         .collect()
+}
+
+/// `#[tracing::instrument]` and `#[axum::debug_handler]`, under any path.
+fn is_for_inner(attr: &syn::Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|segment| segment.ident == "instrument" || segment.ident == "debug_handler")
+}
+
+/// `#[instrument]` names its span after the function; the inner one has our name, so the
+/// span is given the handler's unless the user named it.
+fn named_after(attr: &syn::Attribute, handler: &syn::Ident) -> syn::Attribute {
+    let mut attr = attr.clone();
+    if attr.path().segments.last().is_none_or(|segment| segment.ident != "instrument") {
+        return attr;
+    }
+    let name = handler.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    match &mut attr.meta {
+        syn::Meta::Path(path) => attr.meta = syn::parse_quote!(#path(name = #name)),
+        syn::Meta::List(list) if !names_itself(&list.tokens) => {
+            let tokens = &list.tokens;
+            let separated = tokens.is_empty()
+                || matches!(tokens.clone().into_iter().last(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == ',');
+            list.tokens = if separated { quote!(#tokens name = #name) } else { quote!(#tokens, name = #name) };
+        }
+        syn::Meta::List(_) | syn::Meta::NameValue(_) => {}
+    }
+    attr
+}
+
+/// A top-level `name = ...` among an attribute's arguments.
+fn names_itself(tokens: &TokenStream) -> bool {
+    let trees: Vec<proc_macro2::TokenTree> = tokens.clone().into_iter().collect();
+    trees.windows(2).any(|pair| match pair {
+        [proc_macro2::TokenTree::Ident(ident), proc_macro2::TokenTree::Punct(punct)] => {
+            ident == "name" && punct.as_char() == '='
+        }
+        _ => false,
+    })
 }

@@ -54,13 +54,10 @@ pub(crate) fn handler(handler: &Handler, errors: &mut Errors) {
         }
         markers(param, errors);
     }
-    if let Some(extra) = handler.params.get(AXUM_MAX_ARGS - 1) {
+    if let Some(extra) = handler.params.get(AXUM_MAX_ARGS) {
         errors.at(
             &extra.arg,
-            format!(
-                "too many arguments: axum handlers take at most {AXUM_MAX_ARGS} and `#[with_session_context]` adds one, so this handler can take at most {}; group extractors into a tuple",
-                AXUM_MAX_ARGS - 1
-            ),
+            format!("too many arguments: axum handlers take at most {AXUM_MAX_ARGS}; group extractors into a tuple"),
         );
     }
     body(handler, errors);

@@ -40,7 +40,9 @@ struct Boxed {
     investigation: Rc<str>,
 }
 
+// Nested on purpose: the derive must see through both layers.
 #[derive(SessionIdSource)]
+#[allow(clippy::option_option)]
 struct Nested {
     #[session_id]
     id: Option<Option<Cow<'static, str>>>,

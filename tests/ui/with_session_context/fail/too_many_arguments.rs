@@ -19,8 +19,9 @@ async fn handler(
     a14: Uri,
     a15: Version,
     a16: HeaderMap,
+    a17: Method,
 ) -> String {
-    format!("{a1}{a2}{a3:?}{a4:?}{a5}{a6}{a7:?}{a8:?}{a9}{a10}{a11:?}{a12:?}{a13}{a14}{a15:?}{a16:?}")
+    format!("{a1}{a2}{a3:?}{a4:?}{a5}{a6}{a7:?}{a8:?}{a9}{a10}{a11:?}{a12:?}{a13}{a14}{a15:?}{a16:?}{a17}")
 }
 
 fn main() {}

@@ -7,6 +7,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use sessionscope::{SessionIdSource, with_session_context};
 
+/// The request body.
 #[derive(Deserialize, SessionIdSource)]
 pub struct CreateInvestigation {
     #[session_id]
@@ -16,6 +17,7 @@ pub struct CreateInvestigation {
     title: String,
 }
 
+/// The router's state.
 #[derive(Clone)]
 pub struct AppState {
     prefix: &'static str,

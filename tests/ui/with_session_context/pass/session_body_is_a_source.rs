@@ -25,7 +25,6 @@ async fn beside_a_body(#[session_body] page: Query<Page>, Json(value): Json<serd
 }
 
 fn main() {
-    let _app: axum::Router = axum::Router::new()
-        .route("/headers", get(before_headers))
-        .route("/body", post(beside_a_body));
+    let _app: axum::Router =
+        axum::Router::new().route("/headers", get(before_headers)).route("/body", post(beside_a_body));
 }

@@ -19,6 +19,29 @@ async fn above(Path(id): Path<u32>) -> String {
     id.to_string()
 }
 
+#[with_session_context]
+#[tracing::instrument(skip_all)]
+async fn trailing_comma() -> &'static str {
+    "ok"
+}
+
+#[with_session_context]
+#[tracing::instrument(name = "named_by_the_user")]
+async fn named() -> &'static str {
+    "ok"
+}
+
+#[with_session_context]
+#[tracing::instrument]
+async fn bare() -> &'static str {
+    "ok"
+}
+
 fn main() {
-    let _app: axum::Router = axum::Router::new().route("/below/{id}", get(below)).route("/above/{id}", get(above));
+    let _app: axum::Router = axum::Router::new()
+        .route("/below/{id}", get(below))
+        .route("/above/{id}", get(above))
+        .route("/trailing", get(trailing_comma))
+        .route("/named", get(named))
+        .route("/bare", get(bare));
 }
