@@ -129,7 +129,7 @@ async fn place_order() -> &'static str {
 }
 
 /// The lines written for one correlation id, as written and parsed.
-fn lines_for(buffer: &Buffer, correlation_id: &str) -> Vec<(String, serde_json::Value)> {
+pub(crate) fn lines_for(buffer: &Buffer, correlation_id: &str) -> Vec<(String, serde_json::Value)> {
     buffer.raw_lines().into_iter().filter(|(_, value)| value["correlation_id"] == correlation_id).collect()
 }
 

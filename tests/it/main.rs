@@ -11,6 +11,7 @@ mod body_integrity;
 mod body_properties;
 mod client_address;
 mod continuity;
+mod custom_fields;
 mod hostile_input;
 mod isolation_under_load;
 mod json_logs;

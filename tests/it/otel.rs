@@ -268,3 +268,31 @@ async fn request_spans_follow_the_http_server_conventions() {
     assert_eq!(attribute(&failed, "error.type").as_deref(), Some("503"));
     assert_eq!(attribute(&failed, "http.response.status_code").as_deref(), Some("503"));
 }
+
+// Issue 13, item 6: custom fields are attributes of the request's OpenTelemetry span, from
+// the head at once and from the session record once the store answered.
+#[tokio::test]
+async fn custom_fields_are_span_attributes() {
+    let _spans = export_spans();
+    let store = sessionscope::MemoryStore::new();
+    let record = sessionscope::SessionRecord::for_user("erin").with_attribute("org", "o-3");
+    store.insert(&SessionId::parse("s-erin").unwrap(), record, Duration::from_secs(60));
+    let app = Router::new().route("/", get(|| async { "ok" })).layer(
+        SessionContextLayer::new(store)
+            .field_from_header("x-tenant-id", "tenant.id")
+            .field_from_session("org", "org.id"),
+    );
+    let srv = TestServer::start(app).await;
+    let response = srv
+        .get("/")
+        .header("x-session-id", "s-erin")
+        .header("x-tenant-id", "acme")
+        .header("x-correlation-id", "otel-fields")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let span = request_spans("otel-fields", 1).await.pop().expect("exported");
+    assert_eq!(attribute(&span, "tenant.id").as_deref(), Some("acme"));
+    assert_eq!(attribute(&span, "org.id").as_deref(), Some("o-3"));
+}

@@ -100,6 +100,33 @@ async fn json_records_use_the_configured_user_field_and_prefix() {
     assert!(!error.to_string().contains(id.expose()), "errors never carry the raw id: {error}");
 }
 
+// Issue 13, item 6: a record's attributes survive both formats and become custom fields.
+#[tokio::test]
+async fn record_attributes_round_trip_and_become_fields() {
+    let Some(redis) = redis_support::start() else { return };
+    let record = SessionRecord::for_user("dora").with_attribute("org", "o-9").with_attribute("tenant", "acme");
+    let hash_store = store(&redis.url());
+    let json_store =
+        RedisStore::builder(redis.url()).key_prefix("attrs:").format(RecordFormat::json("uid")).build().unwrap();
+    for store in [&hash_store, &json_store] {
+        let id = store.create(&record, HOUR).await.unwrap();
+        let read = store.lookup(&id).await.unwrap().expect("stored");
+        assert_eq!(read.user_id(), Some("dora"));
+        assert_eq!(read.attributes().collect::<Vec<_>>(), [("org", "o-9"), ("tenant", "acme")]);
+    }
+
+    async fn org() -> String {
+        sessionscope::current().and_then(|ctx| ctx.field("org.id").map(str::to_owned)).unwrap_or_default()
+    }
+    let id = hash_store.create(&record, HOUR).await.unwrap();
+    let app = axum::Router::new()
+        .route("/org", axum::routing::get(org))
+        .layer(SessionContextLayer::new(hash_store).field_from_session("org", "org.id"));
+    let server = TestServer::start(app).await;
+    let response = server.get("/org").header("x-session-id", id.expose()).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "o-9");
+}
+
 #[tokio::test]
 async fn the_layer_resolves_users_from_redis_over_http() {
     let Some(redis) = redis_support::start() else { return };

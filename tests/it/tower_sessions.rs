@@ -140,6 +140,28 @@ async fn after_an_axum_login_every_line_carries_the_user() {
         Some("cookie")
     );
 
+    // Issue 13, item 6: a top-level entry of the session data is an attribute, and a
+    // custom field when the layer says so.
+    let store_with_fields = MemoryStore::default();
+    let sessions = SessionManagerLayer::new(store_with_fields.clone()).with_secure(false);
+    let auth = AuthManagerLayerBuilder::new(Users::new(), sessions).build();
+    async fn tenant(session: tower_sessions::Session) -> String {
+        session.insert("tenant", "acme").await.unwrap();
+        sessionscope::current().and_then(|ctx| ctx.field("tenant.id").map(str::to_owned)).unwrap_or_default()
+    }
+    let app = Router::new().route("/login", post(login)).route("/tenant", get(tenant)).layer(auth).layer(
+        SessionContextLayer::new(TowerSessionsLookup::new(store_with_fields))
+            .cookie(TOWER_SESSIONS_COOKIE)
+            .field_from_session("tenant", "tenant.id"),
+    );
+    let fields_srv = TestServer::start(app).await;
+    let response = fields_srv.post("/login").json(&serde_json::json!({"name": "alice", "password": "wonderland"}));
+    let cookie = session_cookie(&response.send().await.unwrap());
+    let first = fields_srv.get("/tenant").header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(first.text().await.unwrap(), "", "the entry is written by this request, after the lookup");
+    let second = fields_srv.get("/tenant").header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(second.text().await.unwrap(), "acme", "the next request reads it from the store");
+
     // Without the cookie, or with one tower-sessions never issued: no user.
     let anonymous = srv.get("/me").header("x-correlation-id", "ts-me-2").send().await.unwrap();
     assert_eq!(anonymous.text().await.unwrap(), "  3", "no user, and axum-login agrees");

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::ids::Attributes;
 use crate::ids::SessionId;
 
 /// Where the session id of a request came from.
@@ -101,9 +102,12 @@ pub(crate) struct Identity {
     pub(crate) session: Option<(SessionId, SessionSource)>,
     pub(crate) user_id: Option<Arc<str>>,
     pub(crate) outcome: LookupOutcome,
+    /// The session record's attributes, as the store gave them.
+    pub(crate) attributes: Attributes,
 }
 
 impl Identity {
     /// No session id on the request.
-    pub(crate) const NONE: Self = Self { session: None, user_id: None, outcome: LookupOutcome::NoSession };
+    pub(crate) const NONE: Self =
+        Self { session: None, user_id: None, outcome: LookupOutcome::NoSession, attributes: None };
 }

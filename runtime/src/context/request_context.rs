@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use tracing::Span;
 
+use super::fields::{FieldValues, SessionFields};
 use super::http::{HttpAttributes, Route};
 use super::identity::{Identity, LookupOutcome, SessionSource};
 use super::stats::RequestStats;
@@ -59,6 +60,10 @@ pub struct RequestContext {
     /// The caller's `tracestate`, checked, for outgoing calls.
     #[cfg(feature = "opentelemetry")]
     tracestate: Option<Box<str>>,
+    /// Custom fields read from the request head.
+    head_fields: FieldValues,
+    /// Which session record attributes are custom fields, under which names.
+    session_fields: SessionFields,
 }
 
 impl RequestContext {
@@ -94,7 +99,58 @@ impl RequestContext {
             trace: None,
             #[cfg(feature = "opentelemetry")]
             tracestate: None,
+            head_fields: FieldValues::default(),
+            session_fields: None,
         }
+    }
+
+    /// Sets the request's custom fields: those read from its head, and which session record
+    /// attributes become fields once the session is known.
+    pub(crate) fn set_fields(&mut self, head: FieldValues, session: SessionFields) {
+        self.head_fields = head;
+        self.session_fields = session;
+        // The identity may be settled already (a cached answer at hand).
+        #[cfg(feature = "opentelemetry")]
+        otel_attributes(&self.span, self.fields());
+    }
+
+    /// The custom field `name`: from the request head (a header, a hook), else from the
+    /// session record, as the layer was told (`field_from_header`, `field_from_session`,
+    /// `fields_with`).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use sessionscope::{MemoryStore, SessionContextLayer};
+    ///
+    /// async fn handler() -> String {
+    ///     sessionscope::current().and_then(|ctx| ctx.field("tenant.id").map(str::to_owned)).unwrap_or_default()
+    /// }
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/", get(handler))
+    ///     .layer(SessionContextLayer::new(MemoryStore::new()).field_from_header("x-tenant-id", "tenant.id"));
+    /// ```
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.head_fields.get(name).or_else(|| self.session_field_values().find(|(n, _)| *n == name).map(|(_, v)| v))
+    }
+
+    /// Every custom field of the request, those of its head first.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.head_fields.iter().chain(self.session_field_values())
+    }
+
+    /// The attribute `key` of the session record the store gave, if any (none once the
+    /// handler bound or ended a session).
+    pub fn session_attribute(&self, key: &str) -> Option<&str> {
+        crate::ids::attribute(&self.identity().attributes, key)
+    }
+
+    fn session_field_values(&self) -> impl Iterator<Item = (&str, &str)> {
+        let attributes = &self.identity().attributes;
+        self.session_fields
+            .iter()
+            .flat_map(|fields| fields.iter())
+            .filter_map(move |(attribute, field)| Some((&**field, crate::ids::attribute(attributes, attribute)?)))
     }
 
     /// Sets the request span's OpenTelemetry ids, read once when the span opens, and the
@@ -267,7 +323,7 @@ impl RequestContext {
     pub fn bind_session(&self, id: SessionId, user_id: Option<&str>) -> bool {
         let user_id: Option<Arc<str>> = user_id.map(|user| Arc::from(sanitize(user).as_ref()));
         let outcome = if user_id.is_some() { LookupOutcome::Found } else { LookupOutcome::Anonymous };
-        self.change_identity(Identity { session: Some((id, SessionSource::Bound)), user_id, outcome })
+        self.change_identity(Identity { session: Some((id, SessionSource::Bound)), user_id, outcome, attributes: None })
     }
 
     /// Ends this request's session (a logout): later lines, the summary and tasks spawned
@@ -286,7 +342,7 @@ impl RequestContext {
     /// assert_eq!((ctx.session_id(), ctx.user_id()), (None, None));
     /// ```
     pub fn end_session(&self) -> bool {
-        self.change_identity(Identity { session: None, user_id: None, outcome: LookupOutcome::Ended })
+        self.change_identity(Identity { session: None, user_id: None, outcome: LookupOutcome::Ended, attributes: None })
     }
 
     fn change_identity(&self, identity: Identity) -> bool {
@@ -326,6 +382,10 @@ impl RequestContext {
             super::span::record_lookup(&self.span, &identity);
         }
         let settled = self.identity.set(identity).is_ok();
+        #[cfg(feature = "opentelemetry")]
+        if settled {
+            otel_attributes(&self.span, self.session_field_values());
+        }
         self.forget_targeting();
         settled
     }
@@ -505,7 +565,7 @@ impl RequestContextBuilder {
             (Some(_), None) => LookupOutcome::Skipped,
             (None, None) => LookupOutcome::NoSession,
         });
-        Identity { session: self.session.clone(), user_id: self.user_id.clone(), outcome }
+        Identity { session: self.session.clone(), user_id: self.user_id.clone(), outcome, attributes: None }
     }
 
     /// Builds the context and leaves its identity open for the layer or macro to settle.
@@ -520,5 +580,15 @@ impl RequestContextBuilder {
         ctx.investigation_id = RwLock::new(self.investigation_id);
         ctx.agent_phase = RwLock::new(self.agent_phase);
         ctx
+    }
+}
+
+/// Puts custom fields on the request's OpenTelemetry span, whose attributes, unlike a
+/// `tracing` span's fields, need not be declared in advance.
+#[cfg(feature = "opentelemetry")]
+fn otel_attributes<'a>(span: &Span, fields: impl Iterator<Item = (&'a str, &'a str)>) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    for (name, value) in fields {
+        span.set_attribute(name.to_owned(), value.to_owned());
     }
 }

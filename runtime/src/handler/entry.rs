@@ -26,7 +26,7 @@ pub(super) enum Mode {
 }
 
 /// The extractor `#[with_session_context]` runs before a handler's own: it takes the
-/// context [`SessionContextLayer`](crate::SessionContextLayer) opened, or opens one the way
+/// context [`SessionContextLayer`](crate::layer::SessionContextLayer) opened, or opens one the way
 /// the layer would when there is no layer.
 ///
 /// The generated handler takes it paired with its first argument, `(ContextEntry, T)` (alone
@@ -34,8 +34,7 @@ pub(super) enum Mode {
 /// written with. `#[axum::debug_handler]` above `#[with_session_context]` relies on that; on a
 /// handler without arguments, which takes this entry alone, write `debug_handler` below.
 /// You never build one: axum extracts it. To call a handler in a test, send
-/// it a request through axum (see [`with_session_context`](crate::with_session_context),
-/// "Testing a handler").
+/// it a request through axum (see `#[with_session_context]`, "Testing a handler").
 pub struct ContextEntry {
     pub(super) ctx: Arc<RequestContext>,
     pub(super) mode: Mode,

@@ -4,11 +4,13 @@
 //!
 //! Nothing here knows about requests, stores or spans; every other module builds on it.
 
+mod attributes;
 mod correlation;
 mod sanitize;
 mod session_id;
 mod throttle;
 
+pub(crate) use attributes::{Attributes, attribute};
 pub use correlation::{CORRELATION_ID_HEADER, CorrelationId, MAX_CORRELATION_ID_LEN};
 pub(crate) use sanitize::{error_chain, sanitize};
 pub use session_id::{

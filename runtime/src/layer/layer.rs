@@ -82,6 +82,69 @@ impl<L: SessionLookup> SessionContextLayer<L> {
         Self { shared: Arc::new(Shared::new(Arc::clone(&self.shared.pipeline.lookup), config)) }
     }
 
+    /// Records the value of request header `header` as the custom field `field` (e.g.
+    /// `x-tenant-id` as `tenant.id`): on the context ([`RequestContext::field`](crate::context::RequestContext::field)),
+    /// at the top level of every JSON line of the request, and as an attribute of its
+    /// OpenTelemetry span. The first value counts; one that is not visible text is left out;
+    /// values are escaped and cut to [`MAX_FIELD_VALUE_LEN`](crate::context::MAX_FIELD_VALUE_LEN) bytes.
+    ///
+    /// A `tracing` span's fields are fixed where it is declared, so the text formatter does
+    /// not show custom fields; read them from the context there.
+    ///
+    /// ```
+    /// use sessionscope::{MemoryStore, SessionContextLayer};
+    ///
+    /// let layer = SessionContextLayer::new(MemoryStore::new())
+    ///     .field_from_header("x-tenant-id", "tenant.id")
+    ///     .field_from_session("org", "org.id");
+    /// # drop(layer);
+    /// ```
+    ///
+    /// # Panics
+    /// If `header` is not a valid header name, `field` is refused by
+    /// [`check_field_name`](crate::context::check_field_name) or already configured, or the
+    /// layer has [`MAX_CUSTOM_FIELDS`](crate::context::MAX_CUSTOM_FIELDS) fields already.
+    pub fn field_from_header(self, header: &str, field: &str) -> Self {
+        let header = HeaderName::try_from(header).expect("a valid header name");
+        self.configure(|config| config.fields.add_header(header, field))
+    }
+
+    /// Records the session record's attribute `attribute`
+    /// ([`SessionRecord::with_attribute`](crate::lookup::SessionRecord::with_attribute); a top-level
+    /// member of a Redis or tower-sessions record) as the custom field `field`, once the
+    /// store answered, wherever [`field_from_header`](Self::field_from_header) records its
+    /// fields. A session the handler binds or ends has none.
+    ///
+    /// # Panics
+    /// As [`field_from_header`](Self::field_from_header), but for `header`.
+    pub fn field_from_session(self, attribute: &str, field: &str) -> Self {
+        self.configure(|config| config.fields.add_session(attribute, field))
+    }
+
+    /// Computes custom fields from the request head with `hook`, after the header fields
+    /// (the hook may replace them): the place for anything else, in the spirit of
+    /// tower-http's `MakeSpan`. The hook runs once per request before anything is awaited;
+    /// keep it cheap. Names [`FieldValues::insert`](crate::context::FieldValues::insert)
+    /// refuses are left out.
+    ///
+    /// ```
+    /// use sessionscope::{MemoryStore, SessionContextLayer};
+    ///
+    /// let layer = SessionContextLayer::new(MemoryStore::new()).fields_with(|head, fields| {
+    ///     if let Some(host) = head.uri.host() {
+    ///         fields.insert("server.address", host);
+    ///     }
+    /// });
+    /// # drop(layer);
+    /// ```
+    pub fn fields_with(
+        self,
+        hook: impl Fn(&http::request::Parts, &mut crate::context::FieldValues) + Send + Sync + 'static,
+    ) -> Self {
+        let hook: crate::request::fields::FieldsHook = Arc::new(hook);
+        self.configure(move |config| config.fields.set_hook(hook))
+    }
+
     /// The header the session id is read from (default `x-session-id`).
     ///
     /// # Panics

@@ -14,6 +14,7 @@
 //! | `lookup.outcome` | what the store said (`found`, `unknown`, `timed_out`, ...) |
 //! | `http.request.method`, `http.route` | the method and the matched route |
 //! | `operation`, `agent.phase`, `investigation.id` | once set |
+//! | custom fields (`tenant.id`, ...) | those the layer records: [`field_from_header`](crate::layer::SessionContextLayer::field_from_header), [`field_from_session`](crate::layer::SessionContextLayer::field_from_session), [`fields_with`](crate::layer::SessionContextLayer::fields_with) |
 //! | `trace_id`, `span_id` | with feature `opentelemetry` and an OpenTelemetry layer installed: the request's trace (the caller's, when it sent a `traceparent`) and the request span (32 and 16 lowercase hex digits) |
 //!
 //! plus `timestamp`, `level`, `target`, `message` and the event's fields. A line written
@@ -39,7 +40,7 @@ use tracing_subscriber::fmt::time::SystemTime;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::context::{REQUEST_SPAN, RequestContext};
+use crate::context::{REQUEST_SPAN, RequestContext, any_custom_fields};
 use crate::scope::with_current;
 
 pub use json_subscriber;
@@ -79,13 +80,13 @@ where
 
 /// Writes the request context's keys on a line written inside a request but not directly in
 /// its request span (whose flattened fields carry them already), and on every line of a
-/// request the OpenTelemetry ids (which no span field carries).
+/// request the OpenTelemetry ids and the custom fields (which no span field carries).
 fn write_request_context<S>(event: &Event<'_>, ctx: &Context<'_, S>, writer: &mut FieldWriter<'_>)
 where
     S: Subscriber + for<'lookup> LookupSpan<'lookup>,
 {
     let in_request_span = ctx.event_span(event).is_some_and(|span| is_request_span(span.metadata()));
-    if in_request_span && cfg!(not(feature = "opentelemetry")) {
+    if in_request_span && cfg!(not(feature = "opentelemetry")) && !any_custom_fields() {
         return;
     }
     with_current(|current| {
@@ -94,6 +95,10 @@ where
         write_trace_ids(request, writer);
         if !in_request_span {
             write_context(request, writer);
+        }
+        // No span carries them: written on every line.
+        for (name, value) in request.fields() {
+            let _ = writer.write_field(name, value);
         }
     });
 }

@@ -24,7 +24,7 @@ pub use shared::SharedLookup;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions")))]
 pub use tower_sessions::{AXUM_LOGIN_USER_PATH, TOWER_SESSIONS_COOKIE, TowerSessionsLookup};
 
-use crate::ids::{SessionId, sanitize};
+use crate::ids::{Attributes, SessionId, attribute, sanitize};
 
 /// What a store knows about a session.
 ///
@@ -41,17 +41,62 @@ use crate::ids::{SessionId, sanitize};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     user_id: Option<Arc<str>>,
+    attributes: Attributes,
 }
+
+/// At most this many attributes per record; further ones are left out.
+pub const MAX_SESSION_ATTRIBUTES: usize = 16;
+
+/// Attribute keys longer than this (in bytes) are left out.
+pub const MAX_ATTRIBUTE_KEY_LEN: usize = 64;
+
+/// Attribute values are cut to this many bytes (at a character boundary).
+pub const MAX_ATTRIBUTE_VALUE_LEN: usize = 256;
 
 impl SessionRecord {
     /// A session that belongs to `user_id` (control characters escaped).
     pub fn for_user(user_id: impl AsRef<str>) -> Self {
-        Self { user_id: Some(Arc::from(sanitize(user_id.as_ref()).as_ref())) }
+        Self { user_id: Some(Arc::from(sanitize(user_id.as_ref()).as_ref())), attributes: None }
     }
 
     /// A session with no user (a visitor before login, say).
     pub fn anonymous() -> Self {
-        Self { user_id: None }
+        Self { user_id: None, attributes: None }
+    }
+
+    /// The record with one more attribute (a tenant, an organisation, roles), which the layer
+    /// can put on the request's context and log lines (its `field_from_session`).
+    ///
+    /// Keys and values are escaped like user ids; a value is cut to
+    /// [`MAX_ATTRIBUTE_VALUE_LEN`] bytes. A key over [`MAX_ATTRIBUTE_KEY_LEN`] bytes, a key
+    /// already present, and any attribute past [`MAX_SESSION_ATTRIBUTES`] are left out.
+    ///
+    /// ```
+    /// use sessionscope::SessionRecord;
+    ///
+    /// let record = SessionRecord::for_user("alice").with_attribute("tenant", "acme");
+    /// assert_eq!(record.attribute("tenant"), Some("acme"));
+    /// assert_eq!(record.attribute("org"), None);
+    /// ```
+    #[must_use]
+    pub fn with_attribute(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let present = self.attributes.as_deref().unwrap_or_default();
+        if key.len() > MAX_ATTRIBUTE_KEY_LEN
+            || present.len() >= MAX_SESSION_ATTRIBUTES
+            || present.iter().any(|(k, _)| &**k == key)
+        {
+            return self;
+        }
+        let value = sanitize(value);
+        let mut end = value.len().min(MAX_ATTRIBUTE_VALUE_LEN);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut attributes = present.to_vec();
+        attributes.push((Arc::from(sanitize(key).as_ref()), Arc::from(&value[..end])));
+        self.attributes = Some(attributes.into());
+        self
     }
 
     /// The user that owns the session, if any.
@@ -59,9 +104,42 @@ impl SessionRecord {
         self.user_id.as_deref()
     }
 
-    pub(crate) fn into_user_id(self) -> Option<Arc<str>> {
-        self.user_id
+    /// The attribute under `key`, if the record has it.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        attribute(&self.attributes, key)
     }
+
+    /// Every attribute, in the order they were added.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attributes.iter().flat_map(|all| all.iter()).map(|(k, v)| (&**k, &**v))
+    }
+
+    pub(crate) fn into_parts(self) -> (Option<Arc<str>>, Attributes) {
+        (self.user_id, self.attributes)
+    }
+}
+
+/// A JSON string, number or boolean as attribute text; anything else is not an attribute.
+#[cfg_attr(not(any(feature = "redis", feature = "tower-sessions")), allow(dead_code))]
+pub(crate) fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `record` with `attributes` added in key order, so which ones the cap keeps does not
+/// depend on the order the store listed them in.
+#[cfg_attr(not(any(feature = "redis", feature = "tower-sessions")), allow(dead_code))]
+pub(crate) fn with_attributes<'a>(
+    record: SessionRecord,
+    attributes: impl Iterator<Item = (&'a str, &'a str)>,
+) -> SessionRecord {
+    let mut attributes: Vec<(&str, &str)> = attributes.collect();
+    attributes.sort_unstable();
+    attributes.into_iter().fold(record, |record, (key, value)| record.with_attribute(key, value))
 }
 
 /// A store could not answer. The request goes on without a user; the error is logged.

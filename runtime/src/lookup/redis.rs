@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord};
+use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord, scalar_text, with_attributes};
 use crate::ids::{SessionId, Throttle, error_chain, sanitize};
 
 /// How a session is stored under its key.
@@ -24,13 +24,15 @@ use crate::ids::{SessionId, Throttle, error_chain, sanitize};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordFormat {
     /// A Redis hash; the user id is the value of one field. A session whose field is missing
-    /// or empty has no user.
+    /// or empty has no user. The other fields are the record's attributes
+    /// ([`SessionRecord::with_attribute`]).
     Hash {
         /// The hash field holding the user id.
         user_field: String,
     },
     /// A string holding a JSON object; the user id is one top-level member (a string or an
-    /// integer). A session whose member is missing or `null` has no user.
+    /// integer). A session whose member is missing or `null` has no user. The other
+    /// top-level strings, numbers and booleans are the record's attributes.
     Json {
         /// The JSON member holding the user id.
         user_field: String,
@@ -264,10 +266,15 @@ impl RedisStore {
         match &self.inner.format {
             RecordFormat::Hash { user_field } => {
                 let user = record.user_id().unwrap_or_default();
-                pipe.atomic().del(&key).ignore().hset(&key, user_field, user).ignore().pexpire(&key, ttl_ms).ignore();
+                let mut fields = vec![(user_field.as_str(), user)];
+                fields.extend(record.attributes().filter(|(k, _)| k != user_field));
+                pipe.atomic().del(&key).ignore().hset_multiple(&key, &fields).ignore().pexpire(&key, ttl_ms).ignore();
             }
             RecordFormat::Json { user_field } => {
                 let mut object = serde_json::Map::new();
+                for (attribute, value) in record.attributes() {
+                    object.insert(attribute.to_owned(), value.into());
+                }
                 object.insert(user_field.clone(), record.user_id().map_or(serde_json::Value::Null, Into::into));
                 let value = serde_json::Value::Object(object).to_string();
                 pipe.cmd("SET").arg(&key).arg(value).arg("PX").arg(ttl_ms).ignore();
@@ -303,10 +310,15 @@ impl RedisStore {
         let key = self.key(id);
         match &self.inner.format {
             RecordFormat::Hash { user_field } => {
-                // One round trip tells "no such session" from "session without a user".
-                let (exists, user): (bool, Option<String>) =
-                    self.query(redis::pipe().exists(&key).hget(&key, user_field)).await?;
-                Ok(exists.then(|| record_for(user.filter(|u| !u.is_empty()))))
+                // The whole hash: the user field and the attributes. No hash, no session (a
+                // record without a user still holds its empty user field).
+                let (fields,): (Vec<(String, String)>,) = self.query(redis::pipe().hgetall(&key)).await?;
+                if fields.is_empty() {
+                    return Ok(None);
+                }
+                let user = fields.iter().find(|(k, _)| k == user_field).map(|(_, v)| v.clone());
+                let attributes = fields.iter().filter(|(k, _)| k != user_field).map(|(k, v)| (k.as_str(), v.as_str()));
+                Ok(Some(with_attributes(record_for(user.filter(|u| !u.is_empty())), attributes)))
             }
             RecordFormat::Json { user_field } => {
                 let (value,): (Option<String>,) = self.query(redis::pipe().get(&key)).await?;
@@ -403,13 +415,19 @@ fn parse_json_record(text: &str, user_field: &str) -> Result<SessionRecord, Redi
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| RedisStoreError::Malformed("not valid JSON"))?;
     let object = value.as_object().ok_or(RedisStoreError::Malformed("not a JSON object"))?;
-    match object.get(user_field) {
-        None | Some(serde_json::Value::Null) => Ok(SessionRecord::anonymous()),
-        Some(serde_json::Value::String(user)) if user.is_empty() => Ok(SessionRecord::anonymous()),
-        Some(serde_json::Value::String(user)) => Ok(SessionRecord::for_user(user)),
-        Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(SessionRecord::for_user(n.to_string())),
-        Some(_) => Err(RedisStoreError::Malformed("the user id is neither a string nor an integer")),
-    }
+    let record = match object.get(user_field) {
+        None | Some(serde_json::Value::Null) => SessionRecord::anonymous(),
+        Some(serde_json::Value::String(user)) if user.is_empty() => SessionRecord::anonymous(),
+        Some(serde_json::Value::String(user)) => SessionRecord::for_user(user),
+        Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => SessionRecord::for_user(n.to_string()),
+        Some(_) => return Err(RedisStoreError::Malformed("the user id is neither a string nor an integer")),
+    };
+    let scalars: Vec<(&str, String)> = object
+        .iter()
+        .filter(|(k, _)| *k != user_field)
+        .filter_map(|(k, v)| Some((k.as_str(), scalar_text(v)?)))
+        .collect();
+    Ok(with_attributes(record, scalars.iter().map(|(k, v)| (*k, v.as_str()))))
 }
 
 impl SessionLookup for RedisStore {
@@ -481,7 +499,14 @@ mod tests {
         assert_eq!(parse_json_record(r#"{"uid":"alice"}"#, "uid").unwrap(), SessionRecord::for_user("alice"));
         assert_eq!(parse_json_record(r#"{"uid":42}"#, "uid").unwrap(), SessionRecord::for_user("42"));
         assert_eq!(parse_json_record(r#"{"uid":null}"#, "uid").unwrap(), SessionRecord::anonymous());
-        assert_eq!(parse_json_record(r#"{"other":1}"#, "uid").unwrap(), SessionRecord::anonymous());
+        // The other top-level scalars are attributes; arrays and objects are not.
+        assert_eq!(
+            parse_json_record(r#"{"other":1,"org":"o-1","admin":true,"list":[1],"nested":{}}"#, "uid").unwrap(),
+            SessionRecord::anonymous()
+                .with_attribute("admin", "true")
+                .with_attribute("org", "o-1")
+                .with_attribute("other", "1")
+        );
         assert!(matches!(parse_json_record("[1]", "uid"), Err(RedisStoreError::Malformed(_))));
         assert!(matches!(parse_json_record(r#"{"uid":true}"#, "uid"), Err(RedisStoreError::Malformed(_))));
         assert!(matches!(parse_json_record("{", "uid"), Err(RedisStoreError::Malformed(_))));

@@ -5,7 +5,7 @@
 use tower_sessions_core::SessionStore;
 use tower_sessions_core::session::Id;
 
-use super::{LookupError, SessionLookup, SessionRecord};
+use super::{LookupError, SessionLookup, SessionRecord, scalar_text, with_attributes};
 
 /// A session's data as tower-sessions keeps it (its own alias is private).
 type SessionData = std::collections::HashMap<String, serde_json::Value>;
@@ -29,6 +29,9 @@ pub const AXUM_LOGIN_USER_PATH: [&str; 2] = ["axum-login.data", "user_id"];
 ///
 /// tower-sessions' plain cookies only: with `with_signed` or `with_private` the cookie value
 /// is not the session id.
+///
+/// The session data's top-level strings, numbers and booleans are the record's attributes,
+/// which the layer's `field_from_session` can make custom fields.
 ///
 /// ```
 /// use sessionscope::SessionContextLayer;
@@ -70,15 +73,20 @@ impl<S: SessionStore> TowerSessionsLookup<S> {
         for key in rest {
             value = value.and_then(|v| v.get(key));
         }
-        match value {
-            None | Some(serde_json::Value::Null) => Ok(SessionRecord::anonymous()),
-            Some(serde_json::Value::String(user)) if user.is_empty() => Ok(SessionRecord::anonymous()),
-            Some(serde_json::Value::String(user)) => Ok(SessionRecord::for_user(user)),
-            Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => {
-                Ok(SessionRecord::for_user(n.to_string()))
-            }
-            Some(_) => Err(LookupError::new("the session's user id is neither a string nor an integer")),
-        }
+        let record = match value {
+            None | Some(serde_json::Value::Null) => SessionRecord::anonymous(),
+            Some(serde_json::Value::String(user)) if user.is_empty() => SessionRecord::anonymous(),
+            Some(serde_json::Value::String(user)) => SessionRecord::for_user(user),
+            Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => SessionRecord::for_user(n.to_string()),
+            Some(_) => return Err(LookupError::new("the session's user id is neither a string nor an integer")),
+        };
+        // The top-level strings, numbers and booleans are the record's attributes.
+        let scalars: Vec<(&str, String)> = data
+            .iter()
+            .filter(|(key, _)| self.user_path.len() > 1 || *key != first)
+            .filter_map(|(key, value)| Some((key.as_str(), scalar_text(value)?)))
+            .collect();
+        Ok(with_attributes(record, scalars.iter().map(|(key, value)| (*key, value.as_str()))))
     }
 }
 

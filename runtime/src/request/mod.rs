@@ -12,6 +12,7 @@
 
 pub(crate) mod body_peek;
 pub(crate) mod close;
+pub(crate) mod fields;
 pub(crate) mod forwarded;
 pub(crate) mod policy;
 pub(crate) mod quiet;
@@ -47,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) summary: close::Summary,
     pub(crate) quiet: quiet::QuietRoutes,
     pub(crate) proxies: forwarded::TrustedProxies,
+    pub(crate) fields: fields::FieldSources,
     /// This entry point's lookup warnings, rate-limited together.
     pub(crate) lookup_warnings: Arc<settle::LookupWarnings>,
 }
@@ -64,6 +66,7 @@ impl Default for Config {
             summary: close::Summary::default(),
             quiet: quiet::QuietRoutes::default(),
             proxies: forwarded::TrustedProxies::default(),
+            fields: fields::FieldSources::default(),
             lookup_warnings: Arc::new(settle::LookupWarnings::new()),
         }
     }

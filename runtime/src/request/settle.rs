@@ -35,7 +35,12 @@ pub(crate) fn settle_now<L: SessionLookup>(
         return Settled::Now(Identity::NONE);
     };
     let Some(lookup) = lookup else {
-        return Settled::Now(Identity { session: Some((id, source)), user_id: None, outcome: LookupOutcome::Skipped });
+        return Settled::Now(Identity {
+            session: Some((id, source)),
+            user_id: None,
+            outcome: LookupOutcome::Skipped,
+            attributes: None,
+        });
     };
     match std::panic::catch_unwind(AssertUnwindSafe(|| lookup.lookup_now(&id, now))) {
         Ok(Some(Ok(record))) => Settled::Now(identity_from(Ok(record), id, source, &NO_WARNINGS)),
@@ -120,13 +125,13 @@ fn identity_from(
     source: SessionSource,
     warnings: &LookupWarnings,
 ) -> Identity {
-    let (user_id, outcome) = match answer {
-        Ok(Some(record)) => match record.into_user_id() {
+    let (user_id, outcome, attributes) = match answer {
+        Ok(Some(record)) => match record.into_parts() {
             // Escaped when the record was made (`SessionRecord::for_user`).
-            Some(user) => (Some(user), LookupOutcome::Found),
-            None => (None, LookupOutcome::Anonymous),
+            (Some(user), attributes) => (Some(user), LookupOutcome::Found, attributes),
+            (None, attributes) => (None, LookupOutcome::Anonymous, attributes),
         },
-        Ok(None) => (None, LookupOutcome::Unknown),
+        Ok(None) => (None, LookupOutcome::Unknown, None),
         Err(error) => {
             if let Some(suppressed) = warnings.failed.admit() {
                 let error = error_chain(&error);
@@ -137,10 +142,10 @@ fn identity_from(
                     "session lookup failed; continuing without a user"
                 );
             }
-            (None, LookupOutcome::Failed)
+            (None, LookupOutcome::Failed, None)
         }
     };
-    Identity { session: Some((id, source)), user_id, outcome }
+    Identity { session: Some((id, source)), user_id, outcome, attributes }
 }
 
 /// How often each kind of lookup warning is written at most, per layer. Every request
@@ -171,7 +176,7 @@ impl LookupWarnings {
 }
 
 fn degraded(id: SessionId, source: SessionSource, outcome: LookupOutcome) -> Identity {
-    Identity { session: Some((id, source)), user_id: None, outcome }
+    Identity { session: Some((id, source)), user_id: None, outcome, attributes: None }
 }
 
 #[cfg(test)]

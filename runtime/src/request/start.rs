@@ -9,7 +9,9 @@ use http::request::Parts;
 use super::Config;
 use super::close::Summary;
 use super::sources::Found;
-use crate::context::{HttpAttributes, Identity, RequestContext, peer_address, request_span};
+use crate::context::{
+    FieldValues, HttpAttributes, Identity, RequestContext, SessionFields, peer_address, request_span,
+};
 use crate::ids::CorrelationId;
 
 /// What is read from the request head before anything is awaited.
@@ -21,6 +23,8 @@ pub(crate) struct Start {
     pub(crate) found: Found,
     /// A quiet route's request: its span at DEBUG, no summary.
     pub(crate) quiet: bool,
+    /// The custom fields of the head, and which session attributes become fields.
+    fields: Option<(FieldValues, SessionFields)>,
 }
 
 impl Start {
@@ -36,6 +40,7 @@ impl Start {
             quiet: config.quiet.matches(http.route(), parts),
             http,
             found: config.sources.read_parts(parts),
+            fields: (!config.fields.is_empty()).then(|| (config.fields.read(parts), config.fields.session())),
         }
     }
 
@@ -48,7 +53,7 @@ impl Start {
     /// the caller's trace with feature `opentelemetry`), logs what the sources noted inside
     /// it, and builds the context: its identity settled when given, else left open.
     pub(crate) fn open(self, headers: &HeaderMap, identity: Option<Identity>) -> (RequestContext, Found) {
-        let Self { started_at, correlation_id, http, mut found, quiet } = self;
+        let Self { started_at, correlation_id, http, mut found, quiet, fields } = self;
         let span = request_span(&correlation_id, &http, identity.as_ref(), quiet);
         #[cfg(feature = "opentelemetry")]
         let tracestate = super::trace_parent::join(&span, headers);
@@ -59,8 +64,10 @@ impl Start {
         }
         #[cfg(feature = "opentelemetry")]
         let trace = super::trace_parent::ids_of(&span);
-        #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
         let mut ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
+        if let Some((head, session)) = fields {
+            ctx.set_fields(head, session);
+        }
         #[cfg(feature = "opentelemetry")]
         ctx.set_trace(trace, tracestate);
         if found.invalid_seen {
