@@ -36,6 +36,8 @@ mod targeted_tracing;
 mod across_services;
 #[cfg(all(feature = "redis", feature = "reqwest", feature = "opentelemetry"))]
 mod otel;
+#[cfg(feature = "otlp")]
+mod otlp;
 #[cfg(feature = "reqwest-middleware")]
 mod outgoing_middleware;
 #[cfg(feature = "redis")]
