@@ -97,3 +97,71 @@ fn a_request_changes_its_session_a_bounded_number_of_times() {
     assert_ne!(ctx.user_id(), Some("mallory"));
     assert!(!sessionscope::end_session(), "outside a request there is nothing to end");
 }
+
+// Issue 13, item 10, automatically: a response that sets the session cookie to a new id (a
+// login, as tower-sessions' layer sends it) or removes it (a logout) is followed, so the
+// request's summary carries the new session and its user, or none, without a call.
+mod following_the_session_cookie {
+    use super::*;
+    use axum::http::header::SET_COOKIE;
+    use axum::response::IntoResponse;
+
+    async fn cookie_login(State(store): State<MemoryStore>) -> impl IntoResponse {
+        let id = store.create(SessionRecord::for_user("carol"), Duration::from_secs(600));
+        [(SET_COOKIE, format!("sid={}; Path=/; HttpOnly", id.expose()))]
+    }
+
+    async fn cookie_logout() -> impl IntoResponse {
+        [(SET_COOKIE, "sid=; Path=/; Max-Age=0")]
+    }
+
+    async fn refresh() -> impl IntoResponse {
+        // The same session again (a longer expiry, say): nothing changes.
+        [(SET_COOKIE, "sid=s-alice; Path=/; Max-Age=600")]
+    }
+
+    #[tokio::test]
+    async fn a_response_that_sets_or_removes_the_session_cookie_is_followed() {
+        let (capture, capture_layer) = Capture::new();
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(capture_layer));
+        let store = seeded_store();
+        let app = Router::new()
+            .route("/login", post(cookie_login))
+            .route("/logout", post(cookie_logout))
+            .route("/refresh", post(refresh))
+            .with_state(store.clone())
+            .layer(SessionContextLayer::new(store).cookie("sid"));
+        let srv = TestServer::start(app).await;
+
+        let response = srv.post("/login").header("x-correlation-id", "follow-in").send().await.unwrap();
+        let set = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let raw = set.trim_start_matches("sid=").split(';').next().unwrap().to_owned();
+        let summary = event(&capture.events_for("follow-in"), "request finished").clone();
+        assert_eq!(summary.field("user.id"), Some("carol"), "{}", summary.render());
+        assert_eq!(summary.field("session.id"), Some(Fingerprint::of(&raw).to_string().as_str()));
+        assert_eq!(summary.field("session.source"), Some("bound"));
+        assert!(!summary.render().contains(&raw), "the raw id is never logged");
+
+        let response = srv
+            .post("/logout")
+            .header("cookie", format!("sid={raw}"))
+            .header("x-correlation-id", "follow-out")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let events = capture.events_for("follow-out");
+        let summary = event(&events, "request finished");
+        assert_eq!(summary.field("lookup.outcome"), Some("ended"), "{}", summary.render());
+        assert_eq!(summary.field("user.id").unwrap_or_default(), "");
+
+        srv.post("/refresh")
+            .header("cookie", "sid=s-alice")
+            .header("x-correlation-id", "follow-same")
+            .send()
+            .await
+            .unwrap();
+        let summary = event(&capture.events_for("follow-same"), "request finished").clone();
+        assert_eq!((summary.field("user.id"), summary.field("session.source")), (Some("alice"), Some("cookie")));
+    }
+}

@@ -82,6 +82,13 @@ mod orders {
     }
 }
 
+async fn logout(mut auth: AuthSession<Users>) -> StatusCode {
+    match auth.logout().await {
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 async fn me(auth: AuthSession<Users>) -> String {
     tracing::info!("who am I");
     let count = orders::list().await;
@@ -107,6 +114,7 @@ async fn after_an_axum_login_every_line_carries_the_user() {
     let auth = AuthManagerLayerBuilder::new(Users::new(), sessions).build();
     let app = Router::new()
         .route("/login", post(login))
+        .route("/logout", post(logout))
         .route("/me", get(me))
         .layer(auth)
         .layer(SessionContextLayer::new(TowerSessionsLookup::new(store)).cookie(TOWER_SESSIONS_COOKIE));
@@ -115,11 +123,23 @@ async fn after_an_axum_login_every_line_carries_the_user() {
     let refused = srv.post("/login").json(&serde_json::json!({"name": "alice", "password": "nope"})).send();
     assert_eq!(refused.await.unwrap().status(), 401);
 
-    let response =
-        srv.post("/login").json(&serde_json::json!({"name": "alice", "password": "wonderland"})).send().await.unwrap();
+    let response = srv
+        .post("/login")
+        .header("x-correlation-id", "ts-login")
+        .json(&serde_json::json!({"name": "alice", "password": "wonderland"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let cookie = session_cookie(&response);
     assert!(cookie.starts_with("id="), "{cookie}");
+    // The login request itself: its summary follows the cookie tower-sessions set.
+    let events = capture.events_for("ts-login");
+    let summary = events.iter().find(|e| e.message() == "request finished").expect("a summary");
+    assert_eq!(summary.field("user.id"), Some("42"), "{}", summary.render());
+    assert_eq!(summary.field("session.source"), Some("bound"));
+    let fingerprint = sessionscope::Fingerprint::of(cookie.trim_start_matches("id=")).to_string();
+    assert_eq!(summary.field("session.id"), Some(fingerprint.as_str()));
 
     let response = srv.get("/me").header("cookie", &cookie).header("x-correlation-id", "ts-me-1").send().await.unwrap();
     assert_eq!(correlation_header(&response), "ts-me-1");
@@ -139,6 +159,13 @@ async fn after_an_axum_login_every_line_carries_the_user() {
         events.iter().find(|e| e.message() == "request finished").unwrap().field("session.source"),
         Some("cookie")
     );
+
+    // Logging out: the summary of the logout request says the session ended.
+    let out = srv.post("/logout").header("cookie", &cookie).header("x-correlation-id", "ts-logout").send();
+    assert_eq!(out.await.unwrap().status(), 200);
+    let events = capture.events_for("ts-logout");
+    let summary = events.iter().find(|e| e.message() == "request finished").expect("a summary");
+    assert_eq!(summary.field("lookup.outcome"), Some("ended"), "{}", summary.render());
 
     // Issue 13, item 6: a top-level entry of the session data is an attribute, and a
     // custom field when the layer says so.

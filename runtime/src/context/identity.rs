@@ -20,7 +20,8 @@ pub enum SessionSource {
     Body,
     /// A `#[session_id]` field of the handler's typed body (`#[with_session_context]`).
     TypedBody,
-    /// Bound by the handler to a session it made (a login), with `bind_session`.
+    /// Bound by the handler to a session it made (a login), with `bind_session`, or by the
+    /// layer to the session cookie the response set.
     Bound,
 }
 

@@ -345,6 +345,12 @@ impl RequestContext {
         self.change_identity(Identity { session: None, user_id: None, outcome: LookupOutcome::Ended, attributes: None })
     }
 
+    /// Binds the session a response set (a login the layer saw in its `Set-Cookie`), with
+    /// what the store said of it.
+    pub(crate) fn follow(&self, identity: Identity) -> bool {
+        self.change_identity(identity)
+    }
+
     fn change_identity(&self, identity: Identity) -> bool {
         let rebound = self.rebound.get_or_init(Box::default);
         if !rebound.push(&self.span, identity) {

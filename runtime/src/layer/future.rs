@@ -10,8 +10,9 @@ use http::Response;
 
 use super::body::ResponseBody;
 use crate::context::RequestContext;
-use crate::request::SessionRejection;
 use crate::request::close::{Ending, Summary, echo_correlation_id, finish, grpc_status, is_grpc};
+use crate::request::follow::{Following, follow};
+use crate::request::{Handoff, SessionRejection};
 use crate::scope::Scoped;
 
 /// What the inner part of a request gave: the inner service's answer, or the layer's
@@ -41,6 +42,9 @@ pin_project_lite::pin_project! {
         #[pin]
         state: State<F>,
         summary: Summary,
+        // The layer's store and settings when it reads a session cookie: a response that
+        // sets or removes it is followed before the summary.
+        follow: Option<Handoff>,
     }
 }
 
@@ -56,20 +60,22 @@ pin_project_lite::pin_project! {
         Waiting { fut: BoxedWaiting<F> },
         // Answered by the layer itself (a policy rejection).
         Rejected { answer: Option<(Arc<RequestContext>, Rejected)> },
+        // The response set a new session cookie: its session is looked up before closing.
+        Following { lookup: Following, held: Option<(Arc<RequestContext>, Answer<F::Output>)> },
     }
 }
 
 impl<F: Future> ResponseFuture<F> {
-    pub(super) fn running(fut: Scoped<F>, summary: Summary) -> Self {
-        Self { state: State::Running { fut }, summary }
+    pub(super) fn running(fut: Scoped<F>, summary: Summary, follow: Option<Handoff>) -> Self {
+        Self { state: State::Running { fut }, summary, follow }
     }
 
-    pub(super) fn waiting(fut: BoxedWaiting<F>, summary: Summary) -> Self {
-        Self { state: State::Waiting { fut }, summary }
+    pub(super) fn waiting(fut: BoxedWaiting<F>, summary: Summary, follow: Option<Handoff>) -> Self {
+        Self { state: State::Waiting { fut }, summary, follow }
     }
 
     pub(super) fn rejected(ctx: Arc<RequestContext>, rejection: Rejected, summary: Summary) -> Self {
-        Self { state: State::Rejected { answer: Some((ctx, rejection)) }, summary }
+        Self { state: State::Rejected { answer: Some((ctx, rejection)) }, summary, follow: None }
     }
 }
 
@@ -82,7 +88,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let summary = *this.summary;
-        let (ctx, answer) = match this.state.project() {
+        let mut state = this.state;
+        let (ctx, answer) = match state.as_mut().project() {
             StateProj::Running { mut fut } => {
                 let output = std::task::ready!(fut.as_mut().poll(cx));
                 match fut.take_context() {
@@ -96,7 +103,23 @@ where
                 let (ctx, rejection) = answer.take().expect("polled after completion");
                 (ctx, Answer::Rejected(rejection))
             }
+            StateProj::Following { lookup, held } => {
+                let identity = std::task::ready!(lookup.as_mut().poll(cx));
+                let (ctx, answer) = held.take().expect("polled after completion");
+                ctx.follow(identity);
+                return Poll::Ready(complete(ctx, answer, summary));
+            }
         };
+        if let (Some(handoff), Answer::Inner(Ok(response))) = (this.follow.as_ref(), &answer) {
+            if let Some(mut lookup) = follow(&ctx, response.headers(), handoff) {
+                if let Poll::Ready(identity) = lookup.as_mut().poll(cx) {
+                    ctx.follow(identity);
+                } else {
+                    state.set(State::Following { lookup, held: Some((ctx, answer)) });
+                    return Poll::Pending;
+                }
+            }
+        }
         Poll::Ready(complete(ctx, answer, summary))
     }
 }

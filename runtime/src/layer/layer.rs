@@ -160,6 +160,15 @@ impl<L: SessionLookup> SessionContextLayer<L> {
     }
 
     /// Reads the session id from the cookie called `name` (off by default).
+    ///
+    /// The layer then also follows that cookie on the way out: a response that sets it to a
+    /// new id (a login; tower-sessions and axum-login send one when their layer saves the
+    /// session) binds the request to that session, looked up in the store within the lookup
+    /// timeout, and one that removes it (an empty value or `Max-Age=0`: a logout) ends the
+    /// request's session. The request's summary, written after, says so
+    /// (`session.source = "bound"`, or `lookup.outcome = "ended"`) without a call to
+    /// [`bind_session`](crate::context::RequestContext::bind_session) in the handler; lines
+    /// the handler wrote before the response stay as they were.
     pub fn cookie(self, name: &str) -> Self {
         self.configure(|c| c.sources.cookie = Some(name.into()))
     }

@@ -90,6 +90,8 @@ where
         let Pipeline { lookup, config } = &self.shared.pipeline;
         let mut start = Start::read(&parts, config);
         let summary = start.summary(config);
+        // Only a layer that reads a session cookie follows one a response sets.
+        let follow = config.sources.cookie.is_some().then(|| self.shared.handoff.clone());
         let plan = plan(&mut start, &parts, &body, lookup, config);
         let ctx = match plan {
             Plan::Wait(wait) => {
@@ -97,7 +99,7 @@ where
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
                 let waited = waiting(ready, Arc::clone(&self.shared), start, wait, parts, body);
-                return ResponseFuture::waiting(Box::pin(waited), summary);
+                return ResponseFuture::waiting(Box::pin(waited), summary, follow);
             }
             Plan::NoSession => {
                 let (mut ctx, _) = start.open(&parts.headers, None);
@@ -109,7 +111,8 @@ where
         let ctx = Arc::new(ctx);
         match config.policy.check(&ctx) {
             Ok(()) => {
-                ResponseFuture::running(enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body)), summary)
+                let entered = enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body));
+                ResponseFuture::running(entered, summary, follow)
             }
             Err(rejection) => {
                 let rejected = Rejected { rejection, grpc: is_grpc(&parts.headers) };

@@ -13,6 +13,7 @@
 pub(crate) mod body_peek;
 pub(crate) mod close;
 pub(crate) mod fields;
+pub(crate) mod follow;
 pub(crate) mod forwarded;
 pub(crate) mod policy;
 pub(crate) mod quiet;
@@ -83,7 +84,7 @@ pub(crate) struct Pipeline<L> {
 /// the request head or body): its store, type-erased, and its settings, so
 /// `#[with_session_context]` looks a typed-body id up the same way.
 #[derive(Debug, Clone)]
-pub(crate) struct Handoff(Arc<Pipeline<SharedLookup>>);
+pub(crate) struct Handoff(pub(crate) Arc<Pipeline<SharedLookup>>);
 
 impl Handoff {
     pub(crate) fn new(pipeline: Pipeline<SharedLookup>) -> Self {
