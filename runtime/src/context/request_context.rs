@@ -60,10 +60,10 @@ pub struct RequestContext {
     /// The caller's `tracestate`, checked, for outgoing calls.
     #[cfg(feature = "opentelemetry")]
     tracestate: Option<Box<str>>,
-    /// Custom fields read from the request head.
-    head_fields: FieldValues,
-    /// Which session record attributes are custom fields, under which names.
-    session_fields: SessionFields,
+    /// Custom fields: those read from the request head, and which session record attributes
+    /// are fields under which names. Boxed: most layers record none, and every request's
+    /// context stays one pointer larger only.
+    fields: Option<Box<(FieldValues, SessionFields)>>,
 }
 
 impl RequestContext {
@@ -99,16 +99,14 @@ impl RequestContext {
             trace: None,
             #[cfg(feature = "opentelemetry")]
             tracestate: None,
-            head_fields: FieldValues::default(),
-            session_fields: None,
+            fields: None,
         }
     }
 
     /// Sets the request's custom fields: those read from its head, and which session record
     /// attributes become fields once the session is known.
-    pub(crate) fn set_fields(&mut self, head: FieldValues, session: SessionFields) {
-        self.head_fields = head;
-        self.session_fields = session;
+    pub(crate) fn set_fields(&mut self, fields: Box<(FieldValues, SessionFields)>) {
+        self.fields = Some(fields);
         // The identity may be settled already (a cached answer at hand).
         #[cfg(feature = "opentelemetry")]
         otel_attributes(&self.span, self.fields());
@@ -131,12 +129,13 @@ impl RequestContext {
     ///     .layer(SessionContextLayer::new(MemoryStore::new()).field_from_header("x-tenant-id", "tenant.id"));
     /// ```
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.head_fields.get(name).or_else(|| self.session_field_values().find(|(n, _)| *n == name).map(|(_, v)| v))
+        let (head, _) = self.fields.as_deref()?;
+        head.get(name).or_else(|| self.session_field_values().find(|(n, _)| *n == name).map(|(_, v)| v))
     }
 
     /// Every custom field of the request, those of its head first.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.head_fields.iter().chain(self.session_field_values())
+        self.fields.iter().flat_map(|fields| fields.0.iter()).chain(self.session_field_values())
     }
 
     /// The attribute `key` of the session record the store gave, if any (none once the
@@ -147,9 +146,9 @@ impl RequestContext {
 
     fn session_field_values(&self) -> impl Iterator<Item = (&str, &str)> {
         let attributes = &self.identity().attributes;
-        self.session_fields
+        self.fields
             .iter()
-            .flat_map(|fields| fields.iter())
+            .flat_map(|fields| fields.1.iter().flat_map(|session| session.iter()))
             .filter_map(move |(attribute, field)| Some((&**field, crate::ids::attribute(attributes, attribute)?)))
     }
 

@@ -61,7 +61,8 @@ pin_project_lite::pin_project! {
         // Answered by the layer itself (a policy rejection).
         Rejected { answer: Option<(Arc<RequestContext>, Rejected)> },
         // The response set a new session cookie: its session is looked up before closing.
-        Following { lookup: Following, held: Option<(Arc<RequestContext>, Answer<F::Output>)> },
+        // Boxed, so that the rare case does not make every request's future larger.
+        Following { lookup: Following, held: Option<Box<(Arc<RequestContext>, Answer<F::Output>)>> },
     }
 }
 
@@ -105,7 +106,7 @@ where
             }
             StateProj::Following { lookup, held } => {
                 let identity = std::task::ready!(lookup.as_mut().poll(cx));
-                let (ctx, answer) = held.take().expect("polled after completion");
+                let (ctx, answer) = *held.take().expect("polled after completion");
                 ctx.follow(identity);
                 return Poll::Ready(complete(ctx, answer, summary));
             }
@@ -115,7 +116,7 @@ where
                 if let Poll::Ready(identity) = lookup.as_mut().poll(cx) {
                     ctx.follow(identity);
                 } else {
-                    state.set(State::Following { lookup, held: Some((ctx, answer)) });
+                    state.set(State::Following { lookup, held: Some(Box::new((ctx, answer))) });
                     return Poll::Pending;
                 }
             }

@@ -24,7 +24,7 @@ pub(crate) struct Start {
     /// A quiet route's request: its span at DEBUG, no summary.
     pub(crate) quiet: bool,
     /// The custom fields of the head, and which session attributes become fields.
-    fields: Option<(FieldValues, SessionFields)>,
+    fields: Option<Box<(FieldValues, SessionFields)>>,
 }
 
 impl Start {
@@ -40,7 +40,7 @@ impl Start {
             quiet: config.quiet.matches(http.route(), parts),
             http,
             found: config.sources.read_parts(parts),
-            fields: (!config.fields.is_empty()).then(|| (config.fields.read(parts), config.fields.session())),
+            fields: (!config.fields.is_empty()).then(|| Box::new((config.fields.read(parts), config.fields.session()))),
         }
     }
 
@@ -65,8 +65,8 @@ impl Start {
         #[cfg(feature = "opentelemetry")]
         let trace = super::trace_parent::ids_of(&span);
         let mut ctx = RequestContext::for_request(correlation_id, http, span, started_at, identity);
-        if let Some((head, session)) = fields {
-            ctx.set_fields(head, session);
+        if let Some(fields) = fields {
+            ctx.set_fields(fields);
         }
         #[cfg(feature = "opentelemetry")]
         ctx.set_trace(trace, tracestate);
