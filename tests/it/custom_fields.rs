@@ -141,3 +141,49 @@ fn a_field_configured_twice_is_refused_at_build() {
         .field_from_header("x-tenant-id", "tenant.id")
         .field_from_session("tenant", "tenant.id");
 }
+
+// Issue 13, item 6, the hook in the spirit of `MakeSpan`: a span of the service's own,
+// inside the request span, around the inner service; its fields are on every line the
+// service writes, in the text formatter too.
+#[tokio::test]
+async fn a_span_of_the_services_own_carries_its_fields_in_the_text_formatter() {
+    let _ = sessionscope::testing::capture();
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let text = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(move || writer.clone());
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(text));
+
+    let layer = SessionContextLayer::new(store()).make_span_with(|head| {
+        let tenant = head.headers.get("x-tenant-id").and_then(|value| value.to_str().ok()).unwrap_or("none");
+        tracing::info_span!("tenant", tenant.id = tenant)
+    });
+    #[sessionscope::with_session_context(operation = "tenant_op")]
+    async fn with_macro() -> &'static str {
+        tracing::info!("inside the macro");
+        "ok"
+    }
+    let app = Router::new().route("/fields", get(fields)).route("/macro", get(with_macro)).layer(layer);
+    let srv = TestServer::start(app).await;
+    let response = srv
+        .get("/fields")
+        .header("x-session-id", "s-org")
+        .header("x-tenant-id", "acme")
+        .header("x-correlation-id", "own-span-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let written = String::from_utf8(buffer.bytes()).unwrap();
+    let inside = written.lines().find(|line| line.contains("inside") && line.contains("own-span-1")).expect(&written);
+    assert!(inside.contains("request{correlation_id=own-span-1"), "the request span first: {inside}");
+    assert!(inside.contains(":tenant{tenant.id=\"acme\"}"), "then the service's span: {inside}");
+    assert!(inside.contains("user.id=\"alice\""), "{inside}");
+
+    // A `#[with_session_context]` handler's operation span nests inside the service's span.
+    let response = srv.get("/macro").header("x-tenant-id", "acme").header("x-correlation-id", "own-span-2").send();
+    assert_eq!(response.await.unwrap().status(), 200);
+    let written = String::from_utf8(buffer.bytes()).unwrap();
+    let inside = written.lines().find(|line| line.contains("inside the macro")).expect(&written);
+    assert!(inside.contains(":tenant{tenant.id=\"acme\"}:tenant_op"), "request, service span, operation: {inside}");
+}

@@ -27,10 +27,14 @@ impl Write for Buffer {
 }
 
 impl Buffer {
+    /// Everything written so far.
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// Every line written, as written and parsed (each must be one JSON object).
     fn raw_lines(&self) -> Vec<(String, serde_json::Value)> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        String::from_utf8(bytes)
+        String::from_utf8(self.bytes())
             .unwrap()
             .lines()
             .map(|l| (l.to_owned(), serde_json::from_str(l).expect("one JSON object per line")))

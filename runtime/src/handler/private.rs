@@ -100,6 +100,13 @@ where
     M: FnOnce(&Span) -> Span,
 {
     let ContextEntry { ctx, mode } = entry;
+    // Inside the layer, the span current here is the request span or one inside it (the
+    // service's own, from `make_span_with`): the operation span nests under it. Without the
+    // layer, under the request span the macro opened.
+    let parent = match &mode {
+        Mode::Layer(_) => Some(tracing::Span::current()).filter(|span| !span.is_none()),
+        Mode::Standalone { .. } => None,
+    };
     ctx.set_operation(options.operation);
     let standalone = matches!(mode, Mode::Standalone { .. });
     let mut investigation = None;
@@ -118,7 +125,7 @@ where
     let mut response = match policy.check(&ctx) {
         Err(rejection) => rejection.into_response(),
         Ok(()) => {
-            let operation = make_span(ctx.span());
+            let operation = make_span(parent.as_ref().unwrap_or(ctx.span()));
             crate::scope::scope(Arc::clone(&ctx), handler.instrument(operation)).await
         }
     };

@@ -89,7 +89,8 @@ impl<L: SessionLookup> SessionContextLayer<L> {
     /// values are escaped and cut to [`MAX_FIELD_VALUE_LEN`](crate::context::MAX_FIELD_VALUE_LEN) bytes.
     ///
     /// A `tracing` span's fields are fixed where it is declared, so the text formatter does
-    /// not show custom fields; read them from the context there.
+    /// not show custom fields: give it a span of your own with
+    /// [`make_span_with`](Self::make_span_with).
     ///
     /// ```
     /// use sessionscope::{MemoryStore, SessionContextLayer};
@@ -143,6 +144,35 @@ impl<L: SessionLookup> SessionContextLayer<L> {
     ) -> Self {
         let hook: crate::request::fields::FieldsHook = Arc::new(hook);
         self.configure(move |config| config.fields.set_hook(hook))
+    }
+
+    /// Makes a span of the service's own for every request, from its head, in the spirit of
+    /// tower-http's `MakeSpan`: a child of the request span, entered around the inner service,
+    /// so every line the service writes is in it. Its fields are then on those lines in any
+    /// formatter, the text one included: the place for fields a `tracing` span must declare
+    /// where it is written (custom fields are not, see
+    /// [`field_from_header`](Self::field_from_header)), and for anything else.
+    ///
+    /// ```
+    /// use sessionscope::{MemoryStore, SessionContextLayer};
+    ///
+    /// let layer = SessionContextLayer::new(MemoryStore::new()).make_span_with(|head| {
+    ///     let tenant = head.headers.get("x-tenant-id").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    ///     tracing::info_span!("tenant", tenant.id = tenant)
+    /// });
+    /// # drop(layer);
+    /// ```
+    ///
+    /// The request span keeps its own fields, and the summary is written in it, not in this
+    /// span. Values taken from headers are the client's: escape them as your formatter needs
+    /// (sessionscope's JSON output escapes every string); do not give this span fields the
+    /// layer writes itself or records as custom fields, or JSON lines carry them twice.
+    pub fn make_span_with(
+        self,
+        make_span: impl Fn(&http::request::Parts) -> tracing::Span + Send + Sync + 'static,
+    ) -> Self {
+        let make_span = crate::request::fields::MakeSpan(Arc::new(make_span));
+        self.configure(move |config| config.make_span = Some(make_span))
     }
 
     /// The header the session id is read from (default `x-session-id`).

@@ -21,7 +21,7 @@ use crate::request::close::is_grpc;
 use crate::request::settle::{Settled, settle, settle_now, wait_for_store};
 use crate::request::start::Start;
 use crate::request::{Config, Pipeline};
-use crate::scope::{Scoped, sync_scope};
+use crate::scope::{Scoped, scope_in, sync_scope_in};
 
 /// The service [`SessionContextLayer`](super::SessionContextLayer) wraps around the inner
 /// stack.
@@ -111,7 +111,7 @@ where
         let ctx = Arc::new(ctx);
         match config.policy.check(&ctx) {
             Ok(()) => {
-                let entered = enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body));
+                let entered = enter(&ctx, &mut self.inner, parts, RequestBody::untouched(body), config);
                 ResponseFuture::running(entered, summary, follow)
             }
             Err(rejection) => {
@@ -143,12 +143,24 @@ fn plan<L: SessionLookup, B: Body>(
 
 /// Calls `inner` inside the context and its span; the future runs in the context's scope,
 /// which hands the context back when it is done.
-fn enter<S, B>(ctx: &Arc<RequestContext>, inner: &mut S, parts: Parts, body: RequestBody<B>) -> Scoped<S::Future>
+fn enter<S, B>(
+    ctx: &Arc<RequestContext>,
+    inner: &mut S,
+    parts: Parts,
+    body: RequestBody<B>,
+    config: &Config,
+) -> Scoped<S::Future>
 where
     S: Service<Request<RequestBody<B>>>,
 {
-    let fut = sync_scope(ctx, || inner.call(Request::from_parts(parts, body)));
-    crate::scope::scope(Arc::clone(ctx), fut)
+    // The service's own span, when it has one, inside the request span: every line of the
+    // inner service is written in it.
+    let span = match &config.make_span {
+        Some(make) => make.make(ctx.span(), &parts),
+        None => ctx.span().clone(),
+    };
+    let fut = sync_scope_in(ctx, &span, || inner.call(Request::from_parts(parts, body)));
+    scope_in(Arc::clone(ctx), span, fut)
 }
 
 /// The path that waits: for the body's head (then the store, if it held an id), or for the
@@ -199,7 +211,7 @@ where
     };
     let ctx = Arc::new(ctx);
     let answer = match config.policy.check(&ctx) {
-        Ok(()) => Answer::Inner(enter(&ctx, &mut inner, parts, body).await),
+        Ok(()) => Answer::Inner(enter(&ctx, &mut inner, parts, body, config).await),
         Err(rejection) => Answer::Rejected(Rejected { rejection, grpc: is_grpc(&parts.headers) }),
     };
     (ctx, answer)

@@ -12,6 +12,24 @@ use crate::context::{FieldValues, MAX_CUSTOM_FIELDS, SessionFields, check_field_
 /// A hook that writes custom fields from the request head.
 pub(crate) type FieldsHook = Arc<dyn Fn(&Parts, &mut FieldValues) + Send + Sync>;
 
+/// A hook that makes a span of the service's own from the request head.
+#[derive(Clone)]
+pub(crate) struct MakeSpan(pub(crate) Arc<dyn Fn(&Parts) -> tracing::Span + Send + Sync>);
+
+impl fmt::Debug for MakeSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MakeSpan")
+    }
+}
+
+impl MakeSpan {
+    /// The service's span for this request, made inside the request span so that it is its
+    /// child.
+    pub(crate) fn make(&self, request_span: &tracing::Span, parts: &Parts) -> tracing::Span {
+        request_span.in_scope(|| (self.0)(parts))
+    }
+}
+
 /// The custom fields one layer records.
 #[derive(Clone, Default)]
 pub(crate) struct FieldSources {

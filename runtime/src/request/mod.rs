@@ -50,6 +50,9 @@ pub(crate) struct Config {
     pub(crate) quiet: quiet::QuietRoutes,
     pub(crate) proxies: forwarded::TrustedProxies,
     pub(crate) fields: fields::FieldSources,
+    /// A span of the service's own, made inside the request span and entered around the inner
+    /// service.
+    pub(crate) make_span: Option<fields::MakeSpan>,
     /// This entry point's lookup warnings, rate-limited together.
     pub(crate) lookup_warnings: Arc<settle::LookupWarnings>,
 }
@@ -68,6 +71,7 @@ impl Default for Config {
             quiet: quiet::QuietRoutes::default(),
             proxies: forwarded::TrustedProxies::default(),
             fields: fields::FieldSources::default(),
+            make_span: None,
             lookup_warnings: Arc::new(settle::LookupWarnings::new()),
         }
     }

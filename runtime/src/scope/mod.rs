@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use tokio::task::futures::TaskLocalFuture;
 use tracing::Instrument;
+use tracing::Span;
 use tracing::instrument::Instrumented;
 
 use crate::context::RequestContext;
@@ -100,8 +101,20 @@ pub fn set_investigation_id(id: impl AsRef<str>) {
 
 /// Runs synchronous `f` with `ctx` as the current context, inside its request span.
 pub(crate) fn sync_scope<R>(ctx: &Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
-    let _entered = ctx.span().enter();
+    sync_scope_in(ctx, ctx.span(), f)
+}
+
+/// Runs synchronous `f` with `ctx` as the current context, inside `span` (the request span,
+/// or a span inside it).
+pub(crate) fn sync_scope_in<R>(ctx: &Arc<RequestContext>, span: &Span, f: impl FnOnce() -> R) -> R {
+    let _entered = span.enter();
     CURRENT.sync_scope(Arc::clone(ctx), f)
+}
+
+/// Runs `fut` with `ctx` as the current context, inside `span` (the request span, or a span
+/// inside it).
+pub(crate) fn scope_in<F: Future>(ctx: Arc<RequestContext>, span: Span, fut: F) -> Scoped<F> {
+    Scoped { inner: CURRENT.scope(ctx, fut).instrument(span) }
 }
 
 /// Runs `fut` with `ctx` as the current context, inside the context's request span.
@@ -118,7 +131,7 @@ pub(crate) fn sync_scope<R>(ctx: &Arc<RequestContext>, f: impl FnOnce() -> R) ->
 /// ```
 pub fn scope<F: Future>(ctx: Arc<RequestContext>, fut: F) -> Scoped<F> {
     let span = ctx.span().clone();
-    Scoped { inner: CURRENT.scope(ctx, fut).instrument(span) }
+    scope_in(ctx, span, fut)
 }
 
 pin_project_lite::pin_project! {
