@@ -18,6 +18,7 @@ use crate::ids::SessionId;
 use crate::lookup::SessionLookup;
 use crate::request::body_peek::{BoxError, offer_head, read_head};
 use crate::request::close::is_grpc;
+use crate::request::fields::MakeSpan;
 use crate::request::settle::{Settled, settle, settle_now, wait_for_store};
 use crate::request::start::Start;
 use crate::request::{Config, Pipeline};
@@ -143,6 +144,8 @@ fn plan<L: SessionLookup, B: Body>(
 
 /// Calls `inner` inside the context and its span; the future runs in the context's scope,
 /// which hands the context back when it is done.
+// Inlined: out of line, the inner future it returns is copied once more.
+#[inline(always)]
 fn enter<S, B>(
     ctx: &Arc<RequestContext>,
     inner: &mut S,
@@ -156,11 +159,17 @@ where
     // The service's own span, when it has one, inside the request span: every line of the
     // inner service is written in it.
     let span = match &config.make_span {
-        Some(make) => make.make(ctx.span(), &parts),
+        Some(make) => own_span(make, ctx, &parts),
         None => ctx.span().clone(),
     };
     let fut = sync_scope_in(ctx, &span, || inner.call(Request::from_parts(parts, body)));
     scope_in(Arc::clone(ctx), span, fut)
+}
+
+/// The service's own span; out of line, so the common path stays small.
+#[inline(never)]
+fn own_span(make: &MakeSpan, ctx: &RequestContext, parts: &Parts) -> tracing::Span {
+    make.make(ctx.span(), parts)
 }
 
 /// The path that waits: for the body's head (then the store, if it held an id), or for the
