@@ -89,6 +89,8 @@ use proc_macro::TokenStream;
 ///   when its type implements [`SessionIdSource`](../sessionscope/trait.SessionIdSource.html):
 ///   `Json<T>`, `Option<Json<T>>`, `Result<Json<T>, JsonRejection>`, a type alias of one, a
 ///   renamed `Json`, `serde_json::Value` in any of these. Derive `SessionIdSource` on `T`.
+///   Only request bodies are read this way: a `Query` in the last position is read only when
+///   marked, so query-string ids stay off where the layer turned them off.
 /// - A body **written** `Json<T>` (or an `Option` or `Result` of one) must have a `T` that
 ///   implements it: forgetting the derive is a compile error, never a silent 401. A body that
 ///   carries no session id says so with `#[session_body(none)]`:

@@ -128,6 +128,17 @@ async fn a_session_that_ends_takes_its_fields_with_it() {
     assert_eq!(seen, pairs(&[("tenant.id", "acme"), ("api.version", "1")]), "the session's own fields are gone");
 }
 
+#[tokio::test]
+async fn a_name_set_by_the_head_and_the_session_is_carried_once() {
+    let layer = SessionContextLayer::new(store()).field_from_session("org", "org.id").fields_with(|_, fields| {
+        fields.insert("org.id", "from-the-hook");
+    });
+    let srv = TestServer::start(Router::new().route("/fields", get(fields)).layer(layer)).await;
+    let response = srv.get("/fields").header("x-session-id", "s-org").send().await.unwrap();
+    let seen: Vec<(String, String)> = response.json().await.unwrap();
+    assert_eq!(seen, pairs(&[("org.id", "from-the-hook")]), "the head's value, once");
+}
+
 #[test]
 #[should_panic(expected = "is a key sessionscope writes itself")]
 fn a_reserved_field_name_is_refused_at_build() {

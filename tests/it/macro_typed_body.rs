@@ -118,6 +118,13 @@ mod body_found_by_type {
         Seen::now()
     }
 
+    // An unmarked `Query` in the last position is not a body: it is never read, so query
+    // ids stay where the sources put them (a layer's `without_query` holds).
+    #[with_session_context(require_user)]
+    async fn query_last(_headers: axum::http::HeaderMap, _page: Query<Page>) -> Json<Seen> {
+        Seen::now()
+    }
+
     // Item 10: a body of a type no one can derive on, opted out.
     #[with_session_context]
     async fn opted_out(#[session_body(none)] Json(items): Json<Vec<serde_json::Value>>) -> Json<Seen> {
@@ -132,6 +139,7 @@ mod body_found_by_type {
             .route("/renamed", post(renamed))
             .route("/aliased", post(aliased))
             .route("/marked", get(marked_query))
+            .route("/query-last", get(query_last))
             .route("/opted-out", post(opted_out))
             .layer(Extension(SharedLookup::new(store.clone())))
     }
@@ -167,6 +175,14 @@ mod body_found_by_type {
         let seen: Seen = response.json().await.unwrap();
         // The query source of the macro itself reads `session_id`, so `sid` is the typed one.
         assert_eq!((seen.source.as_deref(), seen.user_id.as_deref()), (Some("typed_body"), Some("bob")));
+    }
+
+    #[tokio::test]
+    async fn an_unmarked_query_is_not_read_as_a_body() {
+        let store = Counting::new(seeded_store());
+        let server = TestServer::start(app(&store)).await;
+        let response = server.get("/query-last?sid=s-bob").send().await.unwrap();
+        assert_eq!(response.status(), 401, "only `#[session_body]` makes a query a session source");
     }
 
     #[tokio::test]

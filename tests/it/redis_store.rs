@@ -115,6 +115,24 @@ async fn record_attributes_round_trip_and_become_fields() {
         assert_eq!(read.attributes().collect::<Vec<_>>(), [("org", "o-9"), ("tenant", "acme")]);
     }
 
+    // A record another application wrote, with a field that is not text: the field is left
+    // out, the session still found.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("test:session:s-binary")
+        .arg("user_id")
+        .arg("erin")
+        .arg("blob")
+        .arg(&b"\xff\xfe"[..])
+        .arg("org")
+        .arg("o-2")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let read = hash_store.lookup(&sid("s-binary")).await.unwrap().expect("found despite the binary field");
+    assert_eq!((read.user_id(), read.attributes().collect::<Vec<_>>()), (Some("erin"), vec![("org", "o-2")]));
+
     async fn org() -> String {
         sessionscope::current().and_then(|ctx| ctx.field("org.id").map(str::to_owned)).unwrap_or_default()
     }

@@ -93,9 +93,14 @@ pub(crate) fn handler(options: &Options, handler: &Handler) -> TokenStream {
             syn::ReturnType::Type(_, ty) => ty.span(),
             syn::ReturnType::Default => sig.ident.span(),
         };
-        let call =
-            quote!(#private::IntoResponse::into_response(__sessionscope_handler #turbofish (#(#outer_names),*).await));
-        respan(call, at)
+        // Only tokens of our own take the return type's span: the user's names keep theirs,
+        // which matters for hygiene when the handler comes out of a `macro_rules!`.
+        let output = syn::Ident::new("__sessionscope_output", at);
+        let into_response = respan(quote!(#private::IntoResponse::into_response), at);
+        quote! {{
+            let #output = __sessionscope_handler #turbofish (#(#outer_names),*).await;
+            #into_response(#output)
+        }}
     };
     let wrapper_params = quote!(#(#outer_params),*);
     let wrapper_body = quote! {

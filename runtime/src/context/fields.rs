@@ -17,10 +17,13 @@ pub const MAX_FIELD_NAME_LEN: usize = 64;
 /// A custom field's value is cut to this many bytes (at a character boundary).
 pub const MAX_FIELD_VALUE_LEN: usize = 256;
 
-/// The keys sessionscope writes itself; a custom field may not take one.
-const RESERVED: [&str; 18] = [
+/// The keys sessionscope writes itself (span fields, summary fields, the OpenTelemetry
+/// conventions' and the JSON formatter's); a custom field may not take one, or a line would
+/// carry a key twice.
+const RESERVED: [&str; 33] = [
     "correlation_id",
     "session.id",
+    "session.source",
     "user.id",
     "lookup.outcome",
     "http.request.method",
@@ -31,12 +34,26 @@ const RESERVED: [&str; 18] = [
     "operation",
     "agent.phase",
     "investigation.id",
+    "status",
+    "latency_ms",
+    "errors",
+    "slow",
+    "slow_operations",
+    "service_error",
+    "rpc.grpc.status_code",
+    "otel.name",
+    "otel.kind",
+    "otel.status_code",
+    "url.path",
+    "url.scheme",
+    "error.type",
     "trace_id",
     "span_id",
     "timestamp",
     "level",
     "target",
     "message",
+    "name",
 ];
 
 /// Why a custom field name was refused.
@@ -171,6 +188,9 @@ mod tests {
         assert_eq!(check_field_name("a b"), Err(FieldNameError::Invalid));
         assert_eq!(check_field_name(&"a".repeat(65)), Err(FieldNameError::Invalid));
         assert_eq!(check_field_name("session.id"), Err(FieldNameError::Reserved("session.id")));
+        for written_by_us in ["status", "session.source", "latency_ms", "otel.name", "url.path", "name"] {
+            assert!(matches!(check_field_name(written_by_us), Err(FieldNameError::Reserved(_))), "{written_by_us}");
+        }
 
         let mut fields = FieldValues::default();
         assert!(fields.insert("t", "line\nbreak\u{202e}"));

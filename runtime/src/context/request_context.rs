@@ -133,9 +133,13 @@ impl RequestContext {
         head.get(name).or_else(|| self.session_field_values().find(|(n, _)| *n == name).map(|(_, v)| v))
     }
 
-    /// Every custom field of the request, those of its head first.
+    /// Every custom field of the request, those of its head first; a name the head has (a
+    /// hook may set one) is not repeated from the session.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().flat_map(|fields| fields.0.iter()).chain(self.session_field_values())
+        let head = self.fields.as_deref().map(|fields| &fields.0);
+        head.into_iter().flat_map(FieldValues::iter).chain(
+            self.session_field_values().filter(move |(name, _)| head.is_none_or(|head| head.get(name).is_none())),
+        )
     }
 
     /// The attribute `key` of the session record the store gave, if any (none once the

@@ -58,10 +58,18 @@ impl TypedIds {
 }
 
 /// The last argument, probed by type: `(&Probe(&arg)).typed_ids()` resolves to
-/// [`ReadIfSource`] when the type implements [`SessionIdSource`] (however the type is
-/// written: an alias, a renamed `Json`, an `Option` or `Result` of one) and to
-/// [`ReadNothing`] otherwise.
+/// [`ReadIfSource`] when the type is a request body ([`RequestBody`]) that implements
+/// [`SessionIdSource`] (however it is written: an alias, a renamed `Json`, an `Option` or
+/// `Result` of one) and to [`ReadNothing`] otherwise.
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// The extractors the probe may read: request bodies. A `Query` in the last position is
+/// not one: reading it unmarked would bring back query-string ids a layer turned off.
+pub trait RequestBody {}
+
+impl<T> RequestBody for axum::Json<T> {}
+impl<T: RequestBody> RequestBody for Option<T> {}
+impl<T: RequestBody, E> RequestBody for Result<T, E> {}
 
 /// The reading half of [`Probe`].
 pub trait ReadIfSource {
@@ -69,7 +77,7 @@ pub trait ReadIfSource {
     fn typed_ids(&self) -> TypedIds;
 }
 
-impl<T: SessionIdSource + ?Sized> ReadIfSource for Probe<'_, T> {
+impl<T: SessionIdSource + RequestBody + ?Sized> ReadIfSource for Probe<'_, T> {
     fn typed_ids(&self) -> TypedIds {
         TypedIds::of(self.0)
     }

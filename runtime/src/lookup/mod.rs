@@ -80,12 +80,13 @@ impl SessionRecord {
     /// ```
     #[must_use]
     pub fn with_attribute(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
-        let (key, value) = (key.as_ref(), value.as_ref());
         let present = self.attributes.as_deref().unwrap_or_default();
-        if key.len() > MAX_ATTRIBUTE_KEY_LEN
-            || present.len() >= MAX_SESSION_ATTRIBUTES
-            || present.iter().any(|(k, _)| &**k == key)
-        {
+        if present.len() >= MAX_SESSION_ATTRIBUTES {
+            return self;
+        }
+        // Judged as stored: escaped.
+        let (key, value) = (sanitize(key.as_ref()), value.as_ref());
+        if key.len() > MAX_ATTRIBUTE_KEY_LEN || present.iter().any(|(k, _)| **k == *key) {
             return self;
         }
         let value = sanitize(value);
@@ -94,7 +95,7 @@ impl SessionRecord {
             end -= 1;
         }
         let mut attributes = present.to_vec();
-        attributes.push((Arc::from(sanitize(key).as_ref()), Arc::from(&value[..end])));
+        attributes.push((Arc::from(key.as_ref()), Arc::from(&value[..end])));
         self.attributes = Some(attributes.into());
         self
     }

@@ -312,12 +312,23 @@ impl RedisStore {
             RecordFormat::Hash { user_field } => {
                 // The whole hash: the user field and the attributes. No hash, no session (a
                 // record without a user still holds its empty user field).
-                let (fields,): (Vec<(String, String)>,) = self.query(redis::pipe().hgetall(&key)).await?;
+                // Bytes, not strings: a field that is not UTF-8 is skipped, not fatal to the
+                // lookup; only the user field must be text.
+                let (fields,): (Vec<(Vec<u8>, Vec<u8>)>,) = self.query(redis::pipe().hgetall(&key)).await?;
                 if fields.is_empty() {
                     return Ok(None);
                 }
-                let user = fields.iter().find(|(k, _)| k == user_field).map(|(_, v)| v.clone());
-                let attributes = fields.iter().filter(|(k, _)| k != user_field).map(|(k, v)| (k.as_str(), v.as_str()));
+                let text = |bytes: &[u8]| std::str::from_utf8(bytes).ok().map(str::to_owned);
+                let user = match fields.iter().find(|(k, _)| k.as_slice() == user_field.as_bytes()) {
+                    Some((_, user)) => Some(text(user).ok_or(RedisStoreError::Malformed("the user id is not UTF-8"))?),
+                    None => None,
+                };
+                let attributes: Vec<(String, String)> = fields
+                    .iter()
+                    .filter(|(k, _)| k.as_slice() != user_field.as_bytes())
+                    .filter_map(|(k, v)| Some((text(k)?, text(v)?)))
+                    .collect();
+                let attributes = attributes.iter().map(|(k, v)| (k.as_str(), v.as_str()));
                 Ok(Some(with_attributes(record_for(user.filter(|u| !u.is_empty())), attributes)))
             }
             RecordFormat::Json { user_field } => {

@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::time::SystemTime;
+
 use http::HeaderMap;
 use http::header::SET_COOKIE;
 
@@ -67,8 +69,10 @@ pub(crate) fn follow(ctx: &RequestContext, headers: &HeaderMap, handoff: &Handof
     }
 }
 
-/// The last `Set-Cookie` of `name`: a valid id, or a removal (an empty value or a
-/// `Max-Age` of zero or less). Anything else (an invalid id) changes nothing.
+/// The last `Set-Cookie` of `name`: a valid id, or a removal (an empty value, a `Max-Age`
+/// of zero or less, or with no `Max-Age` an `Expires` in the past). Anything else (an
+/// invalid id) changes nothing. `Path` and `Domain` are not compared: a removal meant for
+/// another path is taken as a logout.
 fn change(headers: &HeaderMap, name: &str) -> Option<Change> {
     let mut last = None;
     for value in headers.get_all(SET_COOKIE) {
@@ -79,10 +83,21 @@ fn change(headers: &HeaderMap, name: &str) -> Option<Change> {
             continue;
         }
         let cookie_value = cookie_value.trim().trim_matches('"');
-        let expired = parts.any(|attribute| {
+        // `Max-Age` wins over `Expires` (RFC 6265 5.3); of several, the last counts.
+        let (mut max_age, mut expires) = (None, None);
+        for attribute in parts {
             let (key, value) = attribute.split_once('=').unwrap_or((attribute, ""));
-            key.trim().eq_ignore_ascii_case("max-age") && value.trim().parse::<i64>().is_ok_and(|age| age <= 0)
-        });
+            if key.trim().eq_ignore_ascii_case("max-age") {
+                max_age = value.trim().parse::<i64>().ok().or(max_age);
+            } else if key.trim().eq_ignore_ascii_case("expires") {
+                expires = httpdate::parse_http_date(value.trim()).ok().or(expires);
+            }
+        }
+        let expired = match (max_age, expires) {
+            (Some(age), _) => age <= 0,
+            (None, Some(at)) => at <= SystemTime::now(),
+            (None, None) => false,
+        };
         last = if cookie_value.is_empty() || expired {
             Some(Change::Removed)
         } else {
@@ -115,5 +130,16 @@ mod tests {
         assert_eq!(set(&["id=a", "id=b"]), Some(Change::Set(SessionId::parse("b").unwrap())), "the last one counts");
         assert_eq!(set(&["id=bad value"]), None, "an invalid id changes nothing");
         assert_eq!(set(&["id=abc; Max-Age=3600"]), Some(Change::Set(SessionId::parse("abc").unwrap())));
+        assert_eq!(set(&["id=deleted; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"]), Some(Change::Removed));
+        assert_eq!(
+            set(&["id=abc; Expires=Fri, 01 Jan 2100 00:00:00 GMT"]),
+            Some(Change::Set(SessionId::parse("abc").unwrap()))
+        );
+        assert_eq!(set(&["id=abc; Max-Age=0; Max-Age=3600"]), Some(Change::Set(SessionId::parse("abc").unwrap())));
+        assert_eq!(
+            set(&["id=abc; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT"]),
+            Some(Change::Set(SessionId::parse("abc").unwrap())),
+            "Max-Age wins"
+        );
     }
 }
