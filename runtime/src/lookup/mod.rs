@@ -120,9 +120,31 @@ impl SessionRecord {
     }
 }
 
+/// The record a JSON session holds, as the Redis store's JSON format and tower-sessions
+/// keep one: the user id `user` (a string or an integer; absent, `null` or empty means no
+/// user) and, as attributes, the top-level strings, numbers and booleans of `members` (the
+/// other members: the caller leaves the user's out). `None` when the user id is of another
+/// type.
+#[cfg_attr(not(any(feature = "redis", feature = "tower-sessions")), allow(dead_code))]
+pub(crate) fn json_record<'a>(
+    user: Option<&serde_json::Value>,
+    members: impl Iterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> Option<SessionRecord> {
+    let record = match user {
+        None | Some(serde_json::Value::Null) => SessionRecord::anonymous(),
+        Some(serde_json::Value::String(user)) if user.is_empty() => SessionRecord::anonymous(),
+        Some(serde_json::Value::String(user)) => SessionRecord::for_user(user),
+        Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => SessionRecord::for_user(n.to_string()),
+        Some(_) => return None,
+    };
+    let scalars: Vec<(&str, String)> =
+        members.filter_map(|(key, value)| Some((key.as_str(), scalar_text(value)?))).collect();
+    Some(with_attributes(record, scalars.iter().map(|(key, value)| (*key, value.as_str()))))
+}
+
 /// A JSON string, number or boolean as attribute text; anything else is not an attribute.
 #[cfg_attr(not(any(feature = "redis", feature = "tower-sessions")), allow(dead_code))]
-pub(crate) fn scalar_text(value: &serde_json::Value) -> Option<String> {
+fn scalar_text(value: &serde_json::Value) -> Option<String> {
     match value {
         serde_json::Value::String(text) => Some(text.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),

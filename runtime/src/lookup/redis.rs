@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord, scalar_text, with_attributes};
+use super::{LookupError, Revocations, Revoked, SessionLookup, SessionRecord, json_record, with_attributes};
 use crate::ids::{SessionId, Throttle, error_chain, sanitize};
 
 /// How a session is stored under its key.
@@ -426,19 +426,9 @@ fn parse_json_record(text: &str, user_field: &str) -> Result<SessionRecord, Redi
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| RedisStoreError::Malformed("not valid JSON"))?;
     let object = value.as_object().ok_or(RedisStoreError::Malformed("not a JSON object"))?;
-    let record = match object.get(user_field) {
-        None | Some(serde_json::Value::Null) => SessionRecord::anonymous(),
-        Some(serde_json::Value::String(user)) if user.is_empty() => SessionRecord::anonymous(),
-        Some(serde_json::Value::String(user)) => SessionRecord::for_user(user),
-        Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => SessionRecord::for_user(n.to_string()),
-        Some(_) => return Err(RedisStoreError::Malformed("the user id is neither a string nor an integer")),
-    };
-    let scalars: Vec<(&str, String)> = object
-        .iter()
-        .filter(|(k, _)| *k != user_field)
-        .filter_map(|(k, v)| Some((k.as_str(), scalar_text(v)?)))
-        .collect();
-    Ok(with_attributes(record, scalars.iter().map(|(k, v)| (*k, v.as_str()))))
+    let others = object.iter().filter(|(key, _)| *key != user_field);
+    json_record(object.get(user_field), others)
+        .ok_or(RedisStoreError::Malformed("the user id is neither a string nor an integer"))
 }
 
 impl SessionLookup for RedisStore {

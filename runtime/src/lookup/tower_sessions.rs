@@ -5,7 +5,7 @@
 use tower_sessions_core::SessionStore;
 use tower_sessions_core::session::Id;
 
-use super::{LookupError, SessionLookup, SessionRecord, scalar_text, with_attributes};
+use super::{LookupError, SessionLookup, SessionRecord, json_record};
 
 /// A session's data as tower-sessions keeps it (its own alias is private).
 type SessionData = std::collections::HashMap<String, serde_json::Value>;
@@ -73,20 +73,10 @@ impl<S: SessionStore> TowerSessionsLookup<S> {
         for key in rest {
             value = value.and_then(|v| v.get(key));
         }
-        let record = match value {
-            None | Some(serde_json::Value::Null) => SessionRecord::anonymous(),
-            Some(serde_json::Value::String(user)) if user.is_empty() => SessionRecord::anonymous(),
-            Some(serde_json::Value::String(user)) => SessionRecord::for_user(user),
-            Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => SessionRecord::for_user(n.to_string()),
-            Some(_) => return Err(LookupError::new("the session's user id is neither a string nor an integer")),
-        };
-        // The top-level strings, numbers and booleans are the record's attributes.
-        let scalars: Vec<(&str, String)> = data
-            .iter()
-            .filter(|(key, _)| self.user_path.len() > 1 || *key != first)
-            .filter_map(|(key, value)| Some((key.as_str(), scalar_text(value)?)))
-            .collect();
-        Ok(with_attributes(record, scalars.iter().map(|(key, value)| (*key, value.as_str()))))
+        // The other top-level entries: the user's own, when it is one, is not an attribute.
+        let others = data.iter().filter(|(key, _)| self.user_path.len() > 1 || *key != first);
+        json_record(value, others)
+            .ok_or_else(|| LookupError::new("the session's user id is neither a string nor an integer"))
     }
 }
 
