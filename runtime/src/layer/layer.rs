@@ -6,9 +6,9 @@ use std::time::Duration;
 use http::HeaderName;
 use tower_layer::Layer;
 
-use super::service::SessionContextService;
-use crate::lookup::{SessionLookup, SharedLookup};
-use crate::request::{Config, Handoff, Pipeline, Summary};
+use super::service::{SessionContextService, Shared};
+use crate::lookup::SessionLookup;
+use crate::request::{Config, Summary};
 
 /// A tower layer that gives every request its [`RequestContext`](crate::context::RequestContext):
 /// an axum `Router`, a tonic server, or any tower service over `http::Request<B>`.
@@ -40,22 +40,6 @@ use crate::request::{Config, Handoff, Pipeline, Summary};
 /// ```
 pub struct SessionContextLayer<L> {
     shared: Arc<Shared<L>>,
-}
-
-/// What every request through one layer reads, behind one `Arc`: the router clones its
-/// service for every request, so one count to bump instead of several.
-pub(super) struct Shared<L> {
-    pub(super) pipeline: Pipeline<Arc<L>>,
-    // The same store, type-erased once, with the settings: what the layer leaves for
-    // `#[with_session_context]` when it finds no session id itself.
-    pub(super) handoff: Handoff,
-}
-
-impl<L: SessionLookup> Shared<L> {
-    fn new(lookup: Arc<L>, config: Config) -> Self {
-        let handoff = Handoff::new(Pipeline { lookup: SharedLookup::new(Arc::clone(&lookup)), config: config.clone() });
-        Self { pipeline: Pipeline { lookup, config }, handoff }
-    }
 }
 
 impl<L> Clone for SessionContextLayer<L> {

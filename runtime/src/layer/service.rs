@@ -12,20 +12,18 @@ use tower_service::Service;
 
 use super::body::{RequestBody, ResponseBody};
 use super::future::{Answer, Rejected, ResponseFuture, Waited};
-use super::layer::Shared;
 use crate::context::{Identity, RequestContext, SessionSource};
 use crate::ids::SessionId;
-use crate::lookup::SessionLookup;
+use crate::lookup::{SessionLookup, SharedLookup};
 use crate::request::body_peek::{BoxError, offer_head, read_head};
 use crate::request::close::is_grpc;
 use crate::request::fields::MakeSpan;
 use crate::request::settle::{Settled, settle, settle_now, wait_for_store};
 use crate::request::start::Start;
-use crate::request::{Config, Pipeline};
+use crate::request::{Config, Handoff, Pipeline};
 use crate::scope::{Scoped, scope_in, sync_scope_in};
 
-/// The service [`SessionContextLayer`](super::SessionContextLayer) wraps around the inner
-/// stack.
+/// The service `SessionContextLayer` wraps around the inner stack.
 pub struct SessionContextService<S, L> {
     inner: S,
     shared: Arc<Shared<L>>,
@@ -46,6 +44,22 @@ impl<S: Clone, L> Clone for SessionContextService<S, L> {
 impl<S: std::fmt::Debug, L> std::fmt::Debug for SessionContextService<S, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionContextService").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+/// What every request through one layer reads, behind one `Arc`: the router clones its
+/// service for every request, so one count to bump instead of several.
+pub(super) struct Shared<L> {
+    pub(super) pipeline: Pipeline<Arc<L>>,
+    // The same store, type-erased once, with the settings: what the layer leaves for
+    // `#[with_session_context]` when it finds no session id itself.
+    pub(super) handoff: Handoff,
+}
+
+impl<L: SessionLookup> Shared<L> {
+    pub(super) fn new(lookup: Arc<L>, config: Config) -> Self {
+        let handoff = Handoff::new(Pipeline { lookup: SharedLookup::new(Arc::clone(&lookup)), config: config.clone() });
+        Self { pipeline: Pipeline { lookup, config }, handoff }
     }
 }
 
